@@ -1,0 +1,51 @@
+// Elementwise ops over flat f32 arrays. One invocation per element; large arrays are spread over a 2-D grid of
+// workgroups (the x dimension is capped at 65535), so the flat index is rebuilt from (wg.y * nx + wg.x).
+// `b` broadcasts over leading dimensions: b[i % nb] (nb == n means same shape, nb == 1 means a scalar tensor).
+
+struct Params {
+  n: u32,
+  nb: u32,
+  alpha: f32,
+  beta: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn flat(wg: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wg.y * nwg.x + wg.x) * 256u + lid;
+}
+
+// out = alpha·a + beta·b (broadcast b)
+@compute @workgroup_size(256)
+fn add_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  out[i] = p.alpha * a[i] + p.beta * b[i % p.nb];
+}
+
+// out = alpha·a·b (broadcast b)
+@compute @workgroup_size(256)
+fn mul_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  out[i] = p.alpha * a[i] * b[i % p.nb];
+}
+
+// out += b (broadcast b): gradient accumulation in place
+@compute @workgroup_size(256)
+fn add_inplace(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  out[i] = out[i] + p.beta * b[i % p.nb];
+}
+
+// out = alpha (fill)
+@compute @workgroup_size(256)
+fn fill(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  out[i] = p.alpha;
+}

@@ -1,0 +1,44 @@
+// Sum over the middle axis of a [outer, n, inner] view, and its backward (broadcast back along that axis).
+// One invocation per output element: on lavapipe a serial loop beats a workgroup tree (barriers are expensive), and
+// the reductions in this model are over short axes (tokens, batch) with many outputs.
+
+struct Params {
+  outer: u32,
+  n: u32,
+  inner: u32,
+  alpha: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn flat(wg: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wg.y * nwg.x + wg.x) * 256u + lid;
+}
+
+// out[o, i] = alpha · Σ_j x[o, j, i]
+@compute @workgroup_size(256)
+fn sum_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  if (t >= p.outer * p.inner) { return; }
+  let o = t / p.inner;
+  let i = t % p.inner;
+  var base = o * p.n * p.inner + i;
+  var s = 0.0;
+  for (var j = 0u; j < p.n; j++) {
+    s += x[base];
+    base += p.inner;
+  }
+  out[t] = p.alpha * s;
+}
+
+// out[o, j, i] = alpha · g[o, i]
+@compute @workgroup_size(256)
+fn sum_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  if (t >= p.outer * p.n * p.inner) { return; }
+  let i = t % p.inner;
+  let o = t / (p.n * p.inner);
+  out[t] = p.alpha * x[o * p.inner + i];
+}
