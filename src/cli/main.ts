@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.js';
 import { releaseGpu } from '../gpu/runtime.js';
 import { infoCommand } from './info.js';
+import { parityCommand } from './parity.js';
 
 function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -37,6 +38,16 @@ export function buildProgram(): Command {
   gpuOptions(program.command('info').description('show the WebGPU adapter, its backend and the limits that matter'))
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => infoCommand(opts));
+
+  gpuOptions(
+    program
+      .command('parity <fixture-dir>')
+      .description("run the model on a parity fixture and compare every tensor with the official implementation's outputs"),
+  )
+    .option('--nvlabs', "load the NVlabs-named weights (nvlabs_state.safetensors) instead of model.safetensors")
+    .option('--weights <file>', 'load these weights instead (safetensors, .pth or pytorch_model.bin)')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .action(async (dir, opts) => parityCommand(dir, opts));
 
   return program;
 }

@@ -105,6 +105,13 @@ export class Tensor {
     return t;
   }
 
+  /** Overwrites the contents from the host (queued before the next submit). */
+  upload(data: ArrayLike<number>): void {
+    if (data.length !== this.size) throw new Error(`upload: ${data.length} values into ${shapeStr(this.shape)}`);
+    const arr = this.dtype === 'f32' ? Float32Array.from(data) : this.dtype === 'u32' ? Uint32Array.from(data) : Int32Array.from(data);
+    if (this.size > 0) gpu().write(this.buffer, arr);
+  }
+
   /** Reads the values back to the host (a sync point). */
   async toArray(): Promise<Float32Array> {
     const raw = await gpu().read(this.buffer, this.size * 4);

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { UserError } from '../util/errors.js';
+
+/** GroupViT's configuration in Hugging Face's GroupViTConfig layout (config.json), with the defaults of the hub model. */
+export interface TextConfig {
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  max_position_embeddings: number;
+  hidden_act: 'quick_gelu' | 'gelu';
+  layer_norm_eps: number;
+  bos_token_id: number;
+  eos_token_id: number;
+  pad_token_id: number;
+}
+
+export interface VisionConfig {
+  hidden_size: number;
+  intermediate_size: number;
+  depths: number[];
+  num_group_tokens: number[];
+  num_output_groups: number[];
+  num_attention_heads: number;
+  image_size: number;
+  patch_size: number;
+  num_channels: number;
+  hidden_act: 'gelu' | 'quick_gelu';
+  layer_norm_eps: number;
+  assign_eps: number;
+  assign_mlp_ratio: [number, number];
+}
+
+export interface GroupViTConfig {
+  text_config: TextConfig;
+  vision_config: VisionConfig;
+  projection_dim: number;
+  projection_intermediate_dim: number;
+  logit_scale_init_value: number;
+}
+
+const TEXT_DEFAULTS: TextConfig = {
+  vocab_size: 49408, hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 12, num_attention_heads: 4,
+  max_position_embeddings: 77, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, bos_token_id: 49406, eos_token_id: 49407, pad_token_id: 1,
+};
+
+const VISION_DEFAULTS: VisionConfig = {
+  hidden_size: 384, intermediate_size: 1536, depths: [6, 3, 3], num_group_tokens: [64, 8, 0], num_output_groups: [64, 8, 8],
+  num_attention_heads: 6, image_size: 224, patch_size: 16, num_channels: 3, hidden_act: 'gelu', layer_norm_eps: 1e-5,
+  assign_eps: 1, assign_mlp_ratio: [0.5, 4],
+};
+
+function isPosInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0;
+}
+
+export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
+  const bad = (what: string) => new UserError(`${source}: ${what}.`);
+  if (!raw || typeof raw !== 'object') throw bad('is not a JSON object');
+  const r = raw as Record<string, unknown>;
+  const text = { ...TEXT_DEFAULTS, ...((r.text_config as object) ?? {}) } as TextConfig;
+  const vision = { ...VISION_DEFAULTS, ...((r.vision_config as object) ?? {}) } as VisionConfig;
+  const cfg: GroupViTConfig = {
+    text_config: text,
+    vision_config: vision,
+    projection_dim: (r.projection_dim as number) ?? 256,
+    projection_intermediate_dim: (r.projection_intermediate_dim as number) ?? 4096,
+    logit_scale_init_value: (r.logit_scale_init_value as number) ?? 2.6592,
+  };
+  for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'max_position_embeddings'] as const) {
+    if (!isPosInt(text[k])) throw bad(`text_config.${k} must be a positive integer`);
+  }
+  for (const k of ['hidden_size', 'intermediate_size', 'num_attention_heads', 'image_size', 'patch_size', 'num_channels'] as const) {
+    if (!isPosInt(vision[k])) throw bad(`vision_config.${k} must be a positive integer`);
+  }
+  if (!Array.isArray(vision.depths) || !vision.depths.every(isPosInt)) throw bad('vision_config.depths must list positive integers');
+  const stages = vision.depths.length;
+  if (vision.num_group_tokens.length !== stages) throw bad('vision_config.num_group_tokens needs one entry per stage');
+  if (vision.num_output_groups.length < stages - 1) throw bad('vision_config.num_output_groups needs an entry per grouping stage');
+  if (text.hidden_size % text.num_attention_heads) throw bad('text hidden_size must be divisible by its heads');
+  if (vision.hidden_size % vision.num_attention_heads) throw bad('vision hidden_size must be divisible by its heads');
+  if (!isPosInt(cfg.projection_dim) || !isPosInt(cfg.projection_intermediate_dim)) throw bad('projection dims must be positive integers');
+  return cfg;
+}
+
+export function readConfig(path: string): GroupViTConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new UserError(`Cannot read the model configuration ${path}.`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new UserError(`The model configuration ${path} is not valid JSON.`);
+  }
+  return parseConfig(raw, path);
+}

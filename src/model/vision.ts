@@ -1,0 +1,219 @@
+import { Tensor } from '../tensor/tensor.js';
+import { Module, param } from '../nn/module.js';
+import { Linear } from '../nn/linear.js';
+import { LayerNorm } from '../nn/layernorm.js';
+import { Mlp, MixerMlp } from '../nn/mlp.js';
+import { MultiHeadAttention } from '../nn/attention.js';
+import { truncNormal } from '../nn/init.js';
+import { add, fill } from '../ops/elementwise.js';
+import { concat, slice } from '../ops/shape.js';
+import { patchify } from '../ops/patch.js';
+import { matmul } from '../ops/matmul.js';
+import { mean } from '../ops/reduce.js';
+import { Rng } from '../util/rng.js';
+import type { VisionConfig } from './config.js';
+import { GroupingBlock, type GroupingOptions } from './grouping.js';
+import { resizePosEmbed } from './pos-embed.js';
+import { traceSet, type Trace } from './trace.js';
+
+// Pre-norm transformer block over all tokens: x += attn(ln1(x)); x += mlp(ln2(x))   x:[B, L, C]
+export class EncoderLayer extends Module {
+  layer_norm1: LayerNorm;
+  self_attn: MultiHeadAttention;
+  layer_norm2: LayerNorm;
+  mlp: Mlp;
+
+  constructor(dim: number, heads: number, hidden: number, act: 'gelu' | 'quick_gelu', eps: number, rng: Rng, causal = false) {
+    super();
+    this.layer_norm1 = new LayerNorm(dim, eps);
+    this.self_attn = new MultiHeadAttention(dim, heads, rng, causal);
+    this.layer_norm2 = new LayerNorm(dim, eps);
+    this.mlp = new Mlp(dim, hidden, dim, act, rng);
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = add(x, this.self_attn.forward(this.layer_norm1.forward(x)));
+    return add(h, this.mlp.forward(this.layer_norm2.forward(h)));
+  }
+}
+
+// Patch embedding: Conv2d(k = s = p) as im2col + matmul, then LayerNorm   pixels:[B, 3, H, W] -> [B, gh·gw, C]
+export class PatchEmbeddings extends Module {
+  projection: { weight: Tensor; bias: Tensor };
+
+  constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng) {
+    super();
+    const conv = new Linear(channels * patch * patch, dim, rng);
+    // stored in Conv2d's [C, Ch, p, p] shape so checkpoints map one to one
+    this.projection = new (class extends Module {
+      weight = param(conv.weight.view([dim, channels, patch, patch]));
+      bias = param(conv.bias!);
+    })();
+    conv.weight.release();
+  }
+
+  forward(pixels: Tensor): { x: Tensor; gh: number; gw: number } {
+    const { patches, gh, gw } = patchify(pixels, this.patch);
+    const w = this.projection.weight.view([this.dim, this.channels * this.patch * this.patch]);
+    return { x: matmul(patches, w, { transB: true, bias: this.projection.bias }), gh, gw };
+  }
+}
+
+export class VisionEmbeddings extends Module {
+  patch_embeddings: PatchEmbeddings;
+  layernorm: LayerNorm;
+  position_embeddings: Tensor;
+  private _posCache = new Map<string, Tensor>();
+
+  constructor(readonly cfg: VisionConfig, rng: Rng) {
+    super();
+    const grid = Math.floor(cfg.image_size / cfg.patch_size);
+    this.patch_embeddings = new PatchEmbeddings(cfg.num_channels, cfg.patch_size, cfg.hidden_size, rng);
+    this.layernorm = new LayerNorm(cfg.hidden_size, cfg.layer_norm_eps);
+    this.position_embeddings = param(truncNormal([1, grid * grid, cfg.hidden_size], 0.02, rng));
+  }
+
+  get trainGrid(): number {
+    return Math.round(Math.sqrt(this.position_embeddings.shape[1]));
+  }
+
+  /** Position embeddings for a gh×gw grid: the parameter itself at the trained grid, else a bicubic resize (cached). */
+  async positionFor(gh: number, gw: number): Promise<Tensor> {
+    const g = this.trainGrid;
+    if (gh === g && gw === g) return this.position_embeddings;
+    const key = `${gh}x${gw}`;
+    let t = this._posCache.get(key);
+    if (!t) {
+      const src = await this.position_embeddings.toArray();
+      t = Tensor.fromArray(resizePosEmbed(src, g, g, this.cfg.hidden_size, gh, gw), [1, gh * gw, this.cfg.hidden_size]).keep();
+      this._posCache.set(key, t);
+    }
+    return t;
+  }
+
+  /** Drops cached resized embeddings (after the parameter changed). */
+  invalidate(): void {
+    for (const t of this._posCache.values()) t.release();
+    this._posCache.clear();
+  }
+
+  forward(pixels: Tensor, pos: Tensor | null, trace?: Trace): { x: Tensor; gh: number; gw: number } {
+    const { x, gh, gw } = this.patch_embeddings.forward(pixels);
+    const normed = this.layernorm.forward(x);
+    traceSet(trace, 'vision.patch_embeddings', normed);
+    const g = this.trainGrid;
+    const p = pos ?? (gh === g && gw === g ? this.position_embeddings : null);
+    if (!p) throw new Error(`position embeddings for a ${gh}x${gw} grid must be prepared with positionFor()`);
+    traceSet(trace, 'vision.pos_embed', p);
+    const out = add(normed, p);
+    traceSet(trace, 'vision.embeddings', out);
+    return { x: out, gh, gw };
+  }
+}
+
+// One stage: [image tokens, group tokens] through its blocks, then the grouping block (if any)
+export class VisionStage extends Module {
+  layers: EncoderLayer[];
+  group_token: Tensor | null;
+  group_projector: [LayerNorm, MixerMlp] | null;
+  downsample: GroupingBlock | null;
+
+  constructor(readonly index: number, cfg: VisionConfig, prevGroups: number, rng: Rng) {
+    super();
+    const c = cfg.hidden_size;
+    const groups = cfg.num_group_tokens[index];
+    this.layers = [];
+    for (let i = 0; i < cfg.depths[index]; i++) {
+      this.layers.push(new EncoderLayer(c, cfg.num_attention_heads, cfg.intermediate_size, cfg.hidden_act, cfg.layer_norm_eps, rng));
+    }
+    this.group_token = groups > 0 ? param(truncNormal([1, groups, c], 0.02, rng)) : null;
+    this.group_projector =
+      groups > 0 && prevGroups > 0
+        ? [new LayerNorm(c, cfg.layer_norm_eps), new MixerMlp(prevGroups, Math.round(c * cfg.assign_mlp_ratio[0]), groups, cfg.hidden_act, rng)]
+        : null;
+    this.downsample = groups > 0 ? new GroupingBlock(cfg, groups, cfg.num_output_groups[index], rng) : null;
+  }
+
+  get numGroupTokens(): number {
+    return this.group_token ? this.group_token.shape[1] : 0;
+  }
+
+  forward(x: Tensor, prevGroups: Tensor | null, opts: GroupingOptions, trace?: Trace) {
+    const pre = `vision.stage${this.index}`;
+    const b = x.shape[0];
+    const l = x.shape[1];
+    let z = x;
+    let groups: Tensor | null = null;
+    if (this.group_token) {
+      const g = this.group_token.shape[1];
+      const c = this.group_token.shape[2];
+      groups = add(fill([b, g, c], 0), this.group_token); // expand over the batch (gradient sums back)
+      if (this.group_projector && prevGroups) {
+        const projected = this.group_projector[1].forward(this.group_projector[0].forward(prevGroups));
+        traceSet(trace, `${pre}.group_projector_out`, projected);
+        groups = add(groups, projected);
+      }
+      z = concat([x, groups], 1);
+    }
+    traceSet(trace, `${pre}.blocks_in`, z);
+    this.layers.forEach((layer, i) => {
+      z = layer.forward(z);
+      traceSet(trace, `${pre}.block${i}.out`, z);
+    });
+    if (!this.group_token || !this.downsample) return { x: z, groups: null, assignment: null };
+    const tokens = slice(z, 1, 0, l);
+    const groupOut = slice(z, 1, l, this.numGroupTokens);
+    const r = this.downsample.forward(tokens, groupOut, opts, trace, pre);
+    return { x: r.x, groups: groupOut, assignment: r.assignment };
+  }
+}
+
+export interface VisionOutput {
+  /** Final LayerNorm over the output segment tokens [B, G, C]. */
+  lastHidden: Tensor;
+  /** Mean over the segment tokens [B, C]. */
+  pooled: Tensor;
+  /** Per grouping stage: soft and hard maps [B, S, L]. */
+  assignments: { soft: Tensor; hard: Tensor }[];
+  grid: [number, number];
+}
+
+export class VisionTransformer extends Module {
+  embeddings: VisionEmbeddings;
+  encoder: { stages: VisionStage[] } & Module;
+  layernorm: LayerNorm;
+
+  constructor(readonly cfg: VisionConfig, rng: Rng) {
+    super();
+    this.embeddings = new VisionEmbeddings(cfg, rng);
+    const stages: VisionStage[] = [];
+    let prev = 0;
+    cfg.depths.forEach((_, i) => {
+      stages.push(new VisionStage(i, cfg, prev, rng));
+      prev = cfg.num_group_tokens[i]; // the next stage's projector mixes this stage's group tokens
+    });
+    this.encoder = new (class extends Module {
+      stages = stages;
+    })();
+    this.layernorm = new LayerNorm(cfg.hidden_size, cfg.layer_norm_eps);
+  }
+
+  forward(pixels: Tensor, pos: Tensor | null, opts: GroupingOptions, trace?: Trace): VisionOutput {
+    const { x: emb, gh, gw } = this.embeddings.forward(pixels, pos, trace);
+    let x = emb;
+    let groups: Tensor | null = null;
+    const assignments: { soft: Tensor; hard: Tensor }[] = [];
+    this.encoder.stages.forEach((stage, i) => {
+      if (i > 0) traceSet(trace, `vision.stage${i}.input`, x);
+      const r = stage.forward(x, groups, { ...opts, stage: i }, trace);
+      x = r.x;
+      groups = r.groups;
+      if (r.assignment) assignments.push(r.assignment);
+    });
+    const lastHidden = this.layernorm.forward(x);
+    traceSet(trace, 'vision.last_hidden_state', lastHidden);
+    const pooled = mean(lastHidden, 1);
+    traceSet(trace, 'vision.pooled', pooled);
+    return { lastHidden, pooled, assignments, grid: [gh, gw] };
+  }
+}
