@@ -49,3 +49,28 @@ fn fill(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   if (i >= p.n) { return; }
   out[i] = p.alpha;
 }
+
+// out = min(exp(a), alpha): the logit scale exp(s) clamped at 100
+@compute @workgroup_size(256)
+fn exp_clamp_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  out[i] = min(exp(a[i]), p.alpha);
+}
+
+// out = b·exp(a) where exp(a) < alpha, else 0 (b is the incoming gradient)
+@compute @workgroup_size(256)
+fn exp_clamp_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  let e = exp(a[i]);
+  out[i] = select(0.0, b[i] * e, e < p.alpha);
+}
+
+// out = a · b[row]: scales each of the nb leading rows of a by one factor (drop-path's per-sample mask)
+@compute @workgroup_size(256)
+fn rowscale_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  out[i] = a[i] * b[i / (p.n / p.nb)];
+}

@@ -1,11 +1,12 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Module, buffer, param } from './module.js';
 import { add, mul } from '../ops/elementwise.js';
+import { batchNormTrain } from '../ops/batchnorm.js';
 
 /**
  * BatchNorm1d over [N, C]. Eval mode uses the running statistics: y = (x - mean)·w/sqrt(var + eps) + b, computed as
- * one scale and one shift per channel (host-folded when the statistics are loaded). Training mode (batch statistics)
- * comes with the training step.
+ * one scale and one shift per channel (host-folded when the statistics are loaded). Training mode normalises with
+ * the batch statistics and moves the running ones (momentum 0.1, as PyTorch).
  */
 export class BatchNorm1d extends Module {
   weight: Tensor;
@@ -40,7 +41,7 @@ export class BatchNorm1d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (this.training) throw new Error('BatchNorm1d: training mode arrives with the training step');
+    if (this.training) return batchNormTrain(x, this.weight, this.bias, this.running_mean, this.running_var, this.eps);
     if (!this._scale || !this._shift) throw new Error('BatchNorm1d: call fold() after loading the statistics');
     return add(mul(x, this._scale), this._shift);
   }

@@ -91,3 +91,29 @@ export function fill(shape: readonly number[], value: number): Tensor {
 }
 
 installTapeOps(accumulate, (like) => fill(like.shape, 1));
+
+// y = min(exp(x), max)   the clamped logit scale; no gradient where clamped
+export function expClamp(x: Tensor, max: number): Tensor {
+  const out = Tensor.empty(x.shape);
+  run({ file: 'elementwise', entry: 'exp_clamp_forward', uniforms: [x.size, x.size, f(max), f(0)], buffers: [x.buffer, null, out.buffer], workgroups: grid1d(x.size) });
+  record([x], out, (g) => {
+    const gx = Tensor.empty(x.shape);
+    run({ file: 'elementwise', entry: 'exp_clamp_backward', uniforms: [x.size, x.size, f(max), f(0)], buffers: [x.buffer, g.buffer, gx.buffer], workgroups: grid1d(x.size) });
+    return [gx];
+  });
+  return out;
+}
+
+// y[r, ..] = x[r, ..] · m[r]   x:[R, ..], m:[R] (a constant, e.g. drop-path's per-sample keep mask / keep prob)
+export function scaleRows(x: Tensor, m: Tensor): Tensor {
+  const rows = m.size;
+  if (x.size % rows !== 0) throw new Error(`scaleRows: ${rows} factors for ${shapeStr(x.shape)}`);
+  const k = (t: Tensor) => {
+    const out = Tensor.empty(t.shape);
+    run({ file: 'elementwise', entry: 'rowscale_forward', uniforms: [t.size, rows, f(0), f(0)], buffers: [t.buffer, m.buffer, out.buffer], workgroups: grid1d(t.size) });
+    return out;
+  };
+  const out = k(x);
+  record([x], out, (g) => [k(g)]);
+  return out;
+}

@@ -1,0 +1,50 @@
+import { Tensor } from '../tensor/tensor.js';
+import { record } from '../tensor/tape.js';
+import { grid1d, run } from './dispatch.js';
+import { mul } from './elementwise.js';
+
+/**
+ * loss = ½·(mean over rows of CE(softmax(row), rowTargets) + mean over columns of CE(softmax(column), colTargets))
+ *   logits:[N, M], rowTargets:[N, M] (rows sum to 1), colTargets:[N, M] (columns sum to 1) -> loss:[1]
+ */
+export function softCrossEntropy2d(logits: Tensor, rowTargets: Tensor, colTargets: Tensor): Tensor {
+  const [n, m] = logits.shape;
+  const grad = Tensor.empty([n, m]);
+  const parts = Tensor.empty([n + m]);
+  const loss = Tensor.empty([1]);
+  const rows = [logits.buffer, rowTargets.buffer, null, grad.buffer, parts.buffer];
+  const cols = [logits.buffer, null, colTargets.buffer, grad.buffer, parts.buffer];
+  run({ file: 'contrastive', entry: 'contrastive_rows', uniforms: [n, m], buffers: rows, workgroups: grid1d(n, 64) });
+  run({ file: 'contrastive', entry: 'contrastive_cols', uniforms: [n, m], buffers: cols, workgroups: grid1d(m, 64) });
+  run({ file: 'contrastive', entry: 'contrastive_total', uniforms: [n, m], buffers: [null, null, null, null, parts.buffer, loss.buffer], workgroups: [1] });
+  parts.release();
+  if (!logits.requiresGrad) {
+    grad.release();
+    return loss;
+  }
+  record([logits], loss, (g) => [mul(grad, g)]);
+  return loss;
+}
+
+/** Targets of the image–text loss: the i-th image matches the i-th text. */
+export function diagonalTargets(n: number): Float32Array {
+  const t = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) t[i * n + i] = 1;
+  return t;
+}
+
+/**
+ * Targets of the multi-label loss (GROUPVIT.md §1.5): images [B] against prompts [B·k] owned k per image.
+ * Rows (image→prompts): 1/k on the image's own prompts. Columns (prompt→images): one-hot on its owner.
+ */
+export function multiLabelTargets(b: number, k: number): { rows: Float32Array; cols: Float32Array } {
+  const m = b * k;
+  const rows = new Float32Array(b * m);
+  const cols = new Float32Array(b * m);
+  for (let i = 0; i < b; i++)
+    for (let j = 0; j < k; j++) {
+      rows[i * m + i * k + j] = 1 / k;
+      cols[i * m + i * k + j] = 1;
+    }
+  return { rows, cols };
+}

@@ -1,0 +1,120 @@
+// The fused row/column soft-target cross-entropy behind both GroupViT losses, and the whole image–text loss with its
+// learnable, clamped logit scale, against float64 references at odd batch sizes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useGpu, assertClose, randn, numericGrad } from '../helpers.js';
+import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
+import { backward } from '../../src/tensor/tape.js';
+import { expClamp, mul } from '../../src/ops/elementwise.js';
+import { matmul } from '../../src/ops/matmul.js';
+import { l2Normalize } from '../../src/ops/normalize.js';
+import { diagonalTargets, multiLabelTargets, softCrossEntropy2d } from '../../src/ops/contrastive.js';
+
+useGpu();
+
+function ceRef(L: Float64Array, n: number, m: number, tr: ArrayLike<number>, tc: ArrayLike<number>): number {
+  let rows = 0;
+  for (let i = 0; i < n; i++) {
+    let mx = -Infinity;
+    for (let j = 0; j < m; j++) mx = Math.max(mx, L[i * m + j]);
+    let s = 0;
+    for (let j = 0; j < m; j++) s += Math.exp(L[i * m + j] - mx);
+    const lse = mx + Math.log(s);
+    for (let j = 0; j < m; j++) rows += tr[i * m + j] * (lse - L[i * m + j]);
+  }
+  let cols = 0;
+  for (let j = 0; j < m; j++) {
+    let mx = -Infinity;
+    for (let i = 0; i < n; i++) mx = Math.max(mx, L[i * m + j]);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.exp(L[i * m + j] - mx);
+    const lse = mx + Math.log(s);
+    for (let i = 0; i < n; i++) cols += tc[i * m + j] * (lse - L[i * m + j]);
+  }
+  return 0.5 * (rows / n + cols / m);
+}
+
+function normalizeRef(x: Float64Array, rows: number, d: number): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let i = 0; i < d; i++) s += x[r * d + i] ** 2;
+    for (let i = 0; i < d; i++) y[r * d + i] = x[r * d + i] / Math.sqrt(s);
+  }
+  return y;
+}
+
+/** The full loss: min(exp(s),100)·normalize(I)·normalize(T)ᵀ through the fused CE. */
+function lossRef(img: Float64Array, txt: Float64Array, s: number, n: number, m: number, d: number, tr: ArrayLike<number>, tc: ArrayLike<number>): number {
+  const a = normalizeRef(img, n, d);
+  const b = normalizeRef(txt, m, d);
+  const scale = Math.min(Math.exp(s), 100);
+  const L = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) {
+    let acc = 0;
+    for (let k = 0; k < d; k++) acc += a[i * d + k] * b[j * d + k];
+    L[i * m + j] = scale * acc;
+  }
+  return ceRef(L, n, m, tr, tc);
+}
+
+async function checkLoss(n: number, m: number, d: number, tr: Float32Array, tc: Float32Array, s0: number, what: string) {
+  const img = randn(n * d, 10 + n);
+  const txt = randn(m * d, 20 + m);
+  const s = Float64Array.of(s0);
+  await tidyAsync(async () => {
+    const I = Tensor.fromArray(img, [n, d]);
+    const T = Tensor.fromArray(txt, [m, d]);
+    const S = Tensor.fromArray(s, []);
+    for (const t of [I, T, S]) t.requiresGrad = true;
+    const logits = mul(matmul(l2Normalize(I), l2Normalize(T), { transB: true }), expClamp(S, 100));
+    const loss = softCrossEntropy2d(logits, Tensor.fromArray(tr, [n, m]), Tensor.fromArray(tc, [n, m]));
+    const want = lossRef(img, txt, s0, n, m, d, tr, tc);
+    assertClose([await loss.item()], [want], 1e-5, 1e-5, `${what} loss`);
+    backward(loss);
+    const gI = numericGrad((x) => lossRef(x, txt, s0, n, m, d, tr, tc), Float64Array.from(img), 1e-5);
+    const gT = numericGrad((x) => lossRef(img, x, s0, n, m, d, tr, tc), Float64Array.from(txt), 1e-5);
+    const gS = numericGrad((x) => lossRef(img, txt, x[0], n, m, d, tr, tc), Float64Array.from(s), 1e-6);
+    assertClose(await I.grad!.toArray(), gI, 2e-4, 2e-3, `${what} d image`);
+    assertClose(await T.grad!.toArray(), gT, 2e-4, 2e-3, `${what} d text`);
+    assertClose(await S.grad!.toArray(), gS, 2e-4, 2e-3, `${what} d logit scale`);
+    for (const t of [I, T, S]) t.grad!.release();
+  });
+}
+
+for (const b of [1, 3, 17]) {
+  test(`image–text contrastive loss at batch ${b}: value and gradients to both embeddings and the logit scale`, async () => {
+    const t = diagonalTargets(b);
+    await checkLoss(b, b, 8, t, t, Math.log(1 / 0.07), `contrastive b=${b}`);
+  });
+  test(`multi-label loss at batch ${b} with 3 prompts per image (soft row targets 1/3)`, async () => {
+    const { rows, cols } = multiLabelTargets(b, 3);
+    await checkLoss(b, b * 3, 8, rows, cols, 1.0, `multi-label b=${b}`);
+  });
+}
+
+test('the logit scale gets no gradient once exp(s) is clamped at 100', async () => {
+  const t = diagonalTargets(3);
+  await tidyAsync(async () => {
+    const I = Tensor.fromArray(randn(12, 1), [3, 4]);
+    const S = Tensor.fromArray([5], []);
+    S.requiresGrad = true;
+    I.requiresGrad = true;
+    const logits = mul(matmul(l2Normalize(I), l2Normalize(I), { transB: true }), expClamp(S, 100));
+    backward(softCrossEntropy2d(logits, Tensor.fromArray(t, [3, 3]), Tensor.fromArray(t, [3, 3])));
+    assert.equal(await S.grad!.item(), 0);
+    S.grad!.release();
+    I.grad!.release();
+  });
+});
+
+test('targets: diagonal and multi-label rows sum to one, columns sum to one', () => {
+  const { rows, cols } = multiLabelTargets(4, 3);
+  for (let i = 0; i < 4; i++) assertClose([rows.slice(i * 12, i * 12 + 12).reduce((a, b) => a + b, 0)], [1], 1e-6, 0, 'row');
+  for (let j = 0; j < 12; j++) {
+    let s = 0;
+    for (let i = 0; i < 4; i++) s += cols[i * 12 + j];
+    assert.equal(s, 1);
+    assert.equal(cols[Math.floor(j / 3) * 12 + j], 1, 'a prompt belongs to its image');
+  }
+});
