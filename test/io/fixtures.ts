@@ -1,0 +1,23 @@
+// Locates the shared groupvit-tiny fixture: tests run from the repo root, which sits next to shared/.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export function fixturePath(name = ''): string {
+  const candidates = [resolve(process.cwd(), '../shared/fixtures/groupvit-tiny'), resolve(process.cwd(), 'shared/fixtures/groupvit-tiny')];
+  const dir = candidates.find((d) => existsSync(join(d, 'fixture.json')));
+  assert.ok(dir, `groupvit-tiny fixture not found (looked in ${candidates.join(', ')}); run the tests from the repository root`);
+  return join(dir, name);
+}
+
+/** Deterministic uniform [0,1) generator (mulberry32) for fuzzing. */
+export function mulberry(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
