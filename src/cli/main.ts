@@ -6,6 +6,11 @@ import { UserError } from '../util/errors.js';
 import { releaseGpu } from '../gpu/runtime.js';
 import { infoCommand } from './info.js';
 import { parityCommand } from './parity.js';
+import { segmentCommand } from './segment.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
+import { convertCommand } from './convert.js';
+import { presetNames } from '../model/presets.js';
 
 function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -48,6 +53,65 @@ export function buildProgram(): Command {
     .option('--weights <file>', 'load these weights instead (safetensors, .pth or pytorch_model.bin)')
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (dir, opts) => parityCommand(dir, opts));
+
+  gpuOptions(
+    program
+      .command('convert <in> <out-dir>')
+      .description(
+        'write weights (Hugging Face folder, NVlabs .pth, pytorch_model.bin or our checkpoint) as a Hugging Face folder: config.json + model.safetensors + tokenizer files',
+      ),
+  )
+    .option('--config <file>', 'the model configuration (config.json); default: the one beside IN, else the gcc-yfcc preset')
+    .option('--preset <name>', `a built-in configuration of a released model: ${presetNames().join(', ')}`)
+    .option('--tokenizer <dir>', "copy the tokenizer files from this folder (default: IN's folder)")
+    .option('--force', 'overwrite a model already in OUT_DIR')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .action(async (input, outDir, opts) => convertCommand(input, outDir, opts));
+
+  gpuOptions(program.command('train').description('train GroupViT on image–caption pairs (the generated shapes world by default)'))
+    .option('--preset <name>', 'tiny (a CPU in ~30 min), small, or gcc-yfcc (the paper)', 'tiny')
+    .option('--config <file>', "a Hugging Face GroupViT config.json to use instead of the preset's model")
+    .option('--data <synthetic|DIR>', "'synthetic' or a folder with captions.jsonl or webdataset .tar shards", 'synthetic')
+    .option('--steps <n>', 'optimisation steps')
+    .option('--batch-size <n>', 'images per step')
+    .option('--lr <lr>', 'peak learning rate')
+    .option('--seed <n>', 'seed of the weights, the data order and every noise', '0')
+    .option('--out <dir>', 'output folder (weights, checkpoints, metrics.jsonl)', 'runs/groupvit')
+    .option('--resume', 'continue the run in --out exactly where its last checkpoint stopped')
+    .option('--eval-every <n>', 'zero-shot mIoU on held-out scenes every n steps (synthetic data)')
+    .option('--eval-count <n>', 'held-out scenes per evaluation', '100')
+    .option('--checkpoint-every <n>', 'steps between checkpoints')
+    .option('--tokenizer <dir>', "folder with CLIP's vocab.json + merges.txt (presets with CLIP's vocabulary)")
+    .option('--json', 'print the run summary as JSON on stdout')
+    .action(async (opts) => trainCommand(opts));
+
+  gpuOptions(program.command('eval').description('zero-shot segmentation scored as per-class IoU and mIoU on held-out generated scenes'))
+    .option('--weights <dir>', 'a trained model folder (config.json + model.safetensors)')
+    .option('--data <synthetic>', 'the evaluation data', 'synthetic')
+    .option('--count <n>', 'number of held-out scenes', '500')
+    .option('--seed <n>', 'world seed of the evaluation split', '0')
+    .option('--bg-thresh <t>', 'background threshold', '0.95')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .action(async (opts) => evalCommand(opts));
+
+  gpuOptions(
+    program
+      .command('segment <image...>')
+      .description('zero-shot segmentation: label every pixel of each image with one of the given class names or background'),
+  )
+    .requiredOption('--classes <names>', 'class names separated by commas, e.g. cat,dog,grass')
+    .option('--weights <dir>', 'model folder (config.json + model.safetensors or pytorch_model.bin [+ vocab.json, merges.txt]); default: models/shapes-tiny')
+    .option('--out <dir>', 'folder for NAME.mask.png, NAME.overlay.png, NAME.groups.png (default: beside each image)')
+    .option('--bg-thresh <t>', 'background threshold: a pixel whose best class score is under it is background (default 0.95)')
+    .option('--template <text>', "prompt template with {} for the class name; repeatable or ';'-separated (default \"a photo of a {}.\")", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--protocol <p>', "paper: short side 448, 448x448 windows, stride 224; fast: one whole pass at the model's image size (default: paper for models trained at 224 px or more, else fast)")
+    .option('--mode <m>', 'whole (one pass over the resized image) or slide (averaged sliding windows)')
+    .option('--size <px>', 'short side of the resized image, and the window size when sliding')
+    .option('--stride <px>', 'sliding-window stride (default: half the size)')
+    .option('--json', 'print the summary of every image as JSON on stdout')
+    .action(async (images, opts) => {
+      await segmentCommand(images, opts);
+    });
 
   return program;
 }

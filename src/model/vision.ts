@@ -1,11 +1,10 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Module, param } from '../nn/module.js';
-import { Linear } from '../nn/linear.js';
 import { LayerNorm } from '../nn/layernorm.js';
 import { Mlp, MixerMlp } from '../nn/mlp.js';
 import { MultiHeadAttention } from '../nn/attention.js';
 import { truncNormal } from '../nn/init.js';
-import { add, fill } from '../ops/elementwise.js';
+import { add, fill, scaleRows } from '../ops/elementwise.js';
 import { concat, slice } from '../ops/shape.js';
 import { patchify } from '../ops/patch.js';
 import { matmul } from '../ops/matmul.js';
@@ -16,12 +15,23 @@ import { GroupingBlock, type GroupingOptions } from './grouping.js';
 import { resizePosEmbed } from './pos-embed.js';
 import { traceSet, type Trace } from './trace.js';
 
+/** Seeds of one training step: drop-path masks and Gumbel noise are functions of (seed, step, site). */
+export interface StepNoise {
+  seed: number;
+  step: number;
+}
+
 // Pre-norm transformer block over all tokens: x += attn(ln1(x)); x += mlp(ln2(x))   x:[B, L, C]
+// In training, each residual branch may be dropped per sample (stochastic depth) with probability dropPath.
 export class EncoderLayer extends Module {
   layer_norm1: LayerNorm;
   self_attn: MultiHeadAttention;
   layer_norm2: LayerNorm;
   mlp: Mlp;
+  training = false;
+  /** Stochastic-depth rate and this block's index (part of the mask's seed). */
+  _dropPath = 0;
+  _site = 0;
 
   constructor(dim: number, heads: number, hidden: number, act: 'gelu' | 'quick_gelu', eps: number, rng: Rng, causal = false) {
     super();
@@ -31,10 +41,27 @@ export class EncoderLayer extends Module {
     this.mlp = new Mlp(dim, hidden, dim, act, rng);
   }
 
-  forward(x: Tensor): Tensor {
-    const h = add(x, this.self_attn.forward(this.layer_norm1.forward(x)));
-    return add(h, this.mlp.forward(this.layer_norm2.forward(h)));
+  forward(x: Tensor, noise?: StepNoise): Tensor {
+    const h = add(x, this.dropBranch(this.self_attn.forward(this.layer_norm1.forward(x)), noise, 0));
+    return add(h, this.dropBranch(this.mlp.forward(this.layer_norm2.forward(h)), noise, 1));
   }
+
+  private dropBranch(branch: Tensor, noise: StepNoise | undefined, which: number): Tensor {
+    if (!this.training || this._dropPath <= 0 || !noise) return branch;
+    const b = branch.shape[0];
+    const keep = 1 - this._dropPath;
+    const rng = new Rng(hashSeed(noise.seed, noise.step, this._site * 2 + which));
+    const mask = Float32Array.from({ length: b }, () => (rng.next() < keep ? 1 / keep : 0));
+    return scaleRows(branch, Tensor.fromArray(mask, [b]));
+  }
+}
+
+/** Mixes (seed, step, site) into one 32-bit seed. */
+export function hashSeed(seed: number, step: number, site: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ step ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  h = Math.imul(h ^ site ^ (h >>> 16), 0x27d4eb2f) >>> 0;
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 // Patch embedding: Conv2d(k = s = p) as im2col + matmul, then LayerNorm   pixels:[B, 3, H, W] -> [B, gh·gw, C]
@@ -43,13 +70,13 @@ export class PatchEmbeddings extends Module {
 
   constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng) {
     super();
-    const conv = new Linear(channels * patch * patch, dim, rng);
     // stored in Conv2d's [C, Ch, p, p] shape so checkpoints map one to one
+    const weight = param(truncNormal([dim, channels, patch, patch], 0.02, rng));
+    const bias = param(Tensor.zeros([dim]));
     this.projection = new (class extends Module {
-      weight = param(conv.weight.view([dim, channels, patch, patch]));
-      bias = param(conv.bias!);
+      weight = weight;
+      bias = bias;
     })();
-    conv.weight.release();
   }
 
   forward(pixels: Tensor): { x: Tensor; gh: number; gw: number } {
@@ -156,8 +183,9 @@ export class VisionStage extends Module {
       z = concat([x, groups], 1);
     }
     traceSet(trace, `${pre}.blocks_in`, z);
+    const noise = opts.seed !== undefined ? { seed: opts.seed, step: opts.step ?? 0 } : undefined;
     this.layers.forEach((layer, i) => {
-      z = layer.forward(z);
+      z = layer.forward(z, noise);
       traceSet(trace, `${pre}.block${i}.out`, z);
     });
     if (!this.group_token || !this.downsample) return { x: z, groups: null, assignment: null };
@@ -196,6 +224,16 @@ export class VisionTransformer extends Module {
       stages = stages;
     })();
     this.layernorm = new LayerNorm(cfg.hidden_size, cfg.layer_norm_eps);
+    this.setDropPath(0);
+  }
+
+  /** Stochastic depth rising linearly from 0 to `rate` over the blocks (NVlabs: linspace(0, 0.1, depth)). */
+  setDropPath(rate: number): void {
+    const layers = this.encoder.stages.flatMap((s) => s.layers);
+    layers.forEach((l, i) => {
+      l._dropPath = layers.length > 1 ? (rate * i) / (layers.length - 1) : 0;
+      l._site = i;
+    });
   }
 
   forward(pixels: Tensor, pos: Tensor | null, opts: GroupingOptions, trace?: Trace): VisionOutput {

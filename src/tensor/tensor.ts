@@ -105,11 +105,18 @@ export class Tensor {
     return t;
   }
 
-  /** Overwrites the contents from the host (queued before the next submit). */
+  /**
+   * Overwrites the contents from the host. queue.writeBuffer runs ahead of dispatches recorded but not yet submitted,
+   * so those are submitted first: otherwise a pending fill (say, optimizer moments zeroed at creation) would land
+   * after, and undo, the upload.
+   */
   upload(data: ArrayLike<number>): void {
     if (data.length !== this.size) throw new Error(`upload: ${data.length} values into ${shapeStr(this.shape)}`);
     const arr = this.dtype === 'f32' ? Float32Array.from(data) : this.dtype === 'u32' ? Uint32Array.from(data) : Int32Array.from(data);
-    if (this.size > 0) gpu().write(this.buffer, arr);
+    if (this.size > 0) {
+      gpu().flush();
+      gpu().write(this.buffer, arr);
+    }
   }
 
   /** Reads the values back to the host (a sync point). */

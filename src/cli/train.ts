@@ -1,0 +1,78 @@
+import cliProgress from 'cli-progress';
+import { initGpu } from '../gpu/runtime.js';
+import type { AdapterOptions } from '../gpu/adapter.js';
+import { train, type TrainOptions } from '../train/run.js';
+import { UserError } from '../util/errors.js';
+
+function intOpt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`--${name} must be a non-negative integer (got '${v}').`);
+  return n;
+}
+
+export async function trainCommand(opts: AdapterOptions & Record<string, string | boolean | undefined>): Promise<void> {
+  const lr = opts.lr === undefined ? undefined : Number(opts.lr);
+  if (lr !== undefined && !(lr > 0)) throw new UserError(`--lr must be a positive number (got '${opts.lr}').`);
+  const o: TrainOptions = {
+    preset: String(opts.preset ?? 'tiny'),
+    config: opts.config as string | undefined,
+    data: String(opts.data ?? 'synthetic'),
+    steps: intOpt(opts.steps as string, 'steps'),
+    batchSize: intOpt(opts.batchSize as string, 'batch-size'),
+    lr,
+    seed: intOpt(opts.seed as string, 'seed') ?? 0,
+    out: String(opts.out ?? 'runs/groupvit'),
+    resume: !!opts.resume,
+    evalEvery: intOpt(opts.evalEvery as string, 'eval-every'),
+    evalCount: intOpt(opts.evalCount as string, 'eval-count'),
+    checkpointEvery: intOpt(opts.checkpointEvery as string, 'checkpoint-every'),
+    tokenizer: opts.tokenizer as string | undefined,
+  };
+  await initGpu(opts);
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130); // a second Ctrl-C: leave now
+    stop = true;
+    process.stderr.write('\ngroupvit: stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'train |{bar}| {value}/{total} | loss {loss} (itc {itc}, ml {ml}) | lr {lr} | {ips} img/s | ETA {eta_formatted}',
+      stream: process.stderr,
+      hideCursor: true,
+      etaBuffer: 20,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const fmt = (v: number) => v.toFixed(4);
+  try {
+    const summary = await train(o, {
+      onStart: ({ startStep, steps, data }) => {
+        process.stderr.write(`groupvit: training preset '${o.preset}' on ${data}${startStep ? `, resuming at step ${startStep}` : ''}\n`);
+        bar.start(steps, startStep, { loss: '-', itc: '-', ml: '-', lr: '-', ips: '-' });
+      },
+      onStep: (step, r) => bar.update(step, { loss: fmt(r.loss), itc: fmt(r.contrastive), ml: fmt(r.multiLabel), lr: r.lr.toExponential(2), ips: r.imagesPerSecond.toFixed(1) }),
+      onEval: (step, rep) => {
+        bar.stop();
+        process.stderr.write(`groupvit: step ${step}: zero-shot mIoU ${(rep.mIoU * 100).toFixed(1)} on ${rep.images} held-out scenes\n`);
+        bar.start(bar.getTotal(), step);
+      },
+      shouldStop: () => stop,
+    });
+    bar.stop();
+    if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    else {
+      const l = summary.lastLoss;
+      process.stderr.write(
+        `groupvit: ${summary.stoppedEarly ? 'stopped' : 'finished'} at step ${summary.endStep} in ${summary.seconds.toFixed(0)} s` +
+          (l ? `, loss ${fmt(l.loss)} (contrastive ${fmt(l.contrastive)}, multi-label ${fmt(l.multiLabel)})` : '') +
+          `; weights in ${summary.out}\n`,
+      );
+    }
+  } finally {
+    bar.stop();
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,108 @@
+import type { RgbImage } from '../io/image.js';
+import { normalizeImages } from '../io/normalize-pixels.js';
+import type { Tokenizer } from '../data/tokenizer/index.js';
+import { ShapesDataset } from '../data/shapes/dataset.js';
+import { promptsForCaption } from '../data/prompts.js';
+import { augmentImage } from '../data/augment.js';
+import { tryLoadRecord, type ImageTextIndex } from '../data/records.js';
+import { Random, mix32 } from '../util/random.js';
+import type { StepInput } from './step.js';
+
+export interface PromptSpec {
+  k: number;
+  templates: 'full' | 'subset' | 'simple';
+  withModifiers: boolean;
+}
+
+/** A source of training batches; batch(step) is a pure function of the step, so a resumed run sees the same data. */
+export interface BatchSource {
+  batch(step: number): StepInput;
+  describe(): string;
+}
+
+function pack(images: RgbImage[], captions: string[], prompts: string[][], tok: Tokenizer, k: number): StepInput {
+  const b = images.length;
+  const size = images[0].height;
+  const l = tok.contextLength;
+  const captionIds = new Int32Array(b * l);
+  captions.forEach((c, i) => captionIds.set(tok.encode(c), i * l));
+  let promptIds: Int32Array | null = null;
+  if (k > 0) {
+    promptIds = new Int32Array(b * k * l);
+    prompts.forEach((ps, i) => ps.forEach((p, j) => promptIds!.set(tok.encode(p), (i * k + j) * l)));
+  }
+  return { pixels: normalizeImages(images), shape: [b, 3, size, images[0].width], captionIds, promptIds, promptsPerImage: k };
+}
+
+/** The generated shapes world: batch s holds train items s·B .. s·B+B-1 (prompts re-drawn per epoch of 10k items). */
+export class ShapesBatches implements BatchSource {
+  readonly data: ShapesDataset;
+
+  constructor(readonly seed: number, readonly batchSize: number, readonly imageSize: number, readonly tok: Tokenizer, readonly prompts: PromptSpec) {
+    this.data = new ShapesDataset({
+      seed, split: 'train', imageSize,
+      prompts: { k: Math.max(prompts.k, 1), templates: prompts.templates, withModifiers: prompts.withModifiers },
+    });
+  }
+
+  batch(step: number): StepInput {
+    const samples = Array.from({ length: this.batchSize }, (_, i) => {
+      const index = (step * this.batchSize + i) % 2 ** 28;
+      return this.data.sample(index, Math.floor(index / 10000));
+    });
+    return pack(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.prompts.slice(0, this.prompts.k)), this.tok, this.prompts.k);
+  }
+
+  describe(): string {
+    return `generated shapes world (seed ${this.seed}, ${this.imageSize}×${this.imageSize})`;
+  }
+}
+
+/**
+ * The user's image–caption pairs, in a seeded order per epoch, with random resized crops and flips. Unreadable
+ * images are skipped (counted) and replaced by the next record, so every batch is full.
+ */
+export class RecordBatches implements BatchSource {
+  constructor(readonly index: ImageTextIndex, readonly seed: number, readonly batchSize: number, readonly imageSize: number, readonly tok: Tokenizer, readonly prompts: PromptSpec) {}
+
+  private cached: { epoch: number; order: number[] } | null = null;
+
+  private order(epoch: number): number[] {
+    if (this.cached?.epoch === epoch) return this.cached.order;
+    const n = this.index.records.length;
+    const rng = new Random(mix32(this.seed ^ mix32(epoch + 1)));
+    const idx = [...Array(n).keys()];
+    for (let i = n - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+    this.cached = { epoch, order: idx };
+    return idx;
+  }
+
+  batch(step: number): StepInput {
+    const n = this.index.records.length;
+    const images: RgbImage[] = [];
+    const captions: string[] = [];
+    const prompts: string[][] = [];
+    let pos = step * this.batchSize;
+    let guard = 0;
+    while (images.length < this.batchSize) {
+      if (guard++ > 4 * this.batchSize + n) throw new Error('too many unreadable images in a row');
+      const epoch = Math.floor(pos / n);
+      const rec = this.index.records[this.order(epoch)[pos % n]];
+      const rng = new Random(mix32(this.seed ^ mix32(pos * 2654435761)));
+      pos++;
+      const img = tryLoadRecord(rec, this.index.skipped);
+      if (!img) continue;
+      images.push(augmentImage(img, rng, { size: this.imageSize, flip: 0.5 }));
+      captions.push(rec.caption);
+      prompts.push(promptsForCaption(rec.caption, rng, { k: Math.max(this.prompts.k, 1), templates: this.prompts.templates }).prompts.slice(0, this.prompts.k));
+    }
+    return pack(images, captions, prompts, this.tok, this.prompts.k);
+  }
+
+  describe(): string {
+    return `${this.index.records.length} image–caption pairs from ${this.index.source}`;
+  }
+}

@@ -1,0 +1,106 @@
+import { Tensor, tidyAsync } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/tape.js';
+import type { GroupViTModel } from '../model/groupvit.js';
+import type { Tokenizer } from '../data/tokenizer/index.js';
+import { fillTemplate } from '../data/templates.js';
+import { normalizeImages } from '../io/normalize-pixels.js';
+import type { RgbImage } from '../io/image.js';
+import { zeroShotSegment } from '../segment/zero-shot.js';
+
+/** L2-normalised class embeddings [K, P]: the mean over templates of the projected text, then normalised (§2.2). */
+export async function classEmbeddings(model: GroupViTModel, tok: Tokenizer, classes: readonly string[], templates: readonly string[]): Promise<Float32Array> {
+  const l = tok.contextLength;
+  const ids = new Int32Array(classes.length * templates.length * l);
+  classes.forEach((c, k) => templates.forEach((t, j) => ids.set(tok.encode(fillTemplate(t, c)), (k * templates.length + j) * l)));
+  const raw = await tidyAsync(async () => noGrad(() => model.encodeText(ids, classes.length * templates.length)).toArray());
+  const p = raw.length / (classes.length * templates.length);
+  const out = new Float32Array(classes.length * p);
+  for (let k = 0; k < classes.length; k++) {
+    let norm = 0;
+    for (let i = 0; i < p; i++) {
+      let s = 0;
+      for (let t = 0; t < templates.length; t++) s += raw[(k * templates.length + t) * p + i];
+      out[k * p + i] = s / templates.length;
+      norm += (s / templates.length) ** 2;
+    }
+    for (let i = 0; i < p; i++) out[k * p + i] /= Math.max(Math.sqrt(norm), 1e-12);
+  }
+  return out;
+}
+
+export interface SegmentedBatch {
+  pred: Int32Array[];
+  groupIndex: Int32Array[];
+}
+
+/** Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k. */
+export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null): Promise<SegmentedBatch> {
+  const b = images.length;
+  const [h, w] = [images[0].height, images[0].width];
+  return tidyAsync(async () => {
+    const pixels = Tensor.fromArray(normalizeImages(images), [b, 3, h, w]);
+    const img = await model.encodeImage(pixels);
+    const softs = await Promise.all(img.assignments.map((a) => a.soft.toArray()));
+    const shapes = img.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]);
+    const groups = await img.groupEmbedsUnnorm.toArray();
+    const embeds = await img.embedsUnnorm.toArray();
+    const p = embeds.length / b;
+    const g = groups.length / (b * p);
+    const out: SegmentedBatch = { pred: [], groupIndex: [] };
+    for (let i = 0; i < b; i++) {
+      const seg = zeroShotSegment({
+        softs: softs.map((s, k) => s.subarray(i * shapes[k][0] * shapes[k][1], (i + 1) * shapes[k][0] * shapes[k][1])),
+        softShapes: shapes,
+        groupEmbeds: groups.subarray(i * g * p, (i + 1) * g * p),
+        imageEmbed: embeds.subarray(i * p, (i + 1) * p),
+        classEmbeds: classEmb, numClasses, logitScale: model.logitScale, height: h, width: w, bgThresh,
+      });
+      out.pred.push(bgThresh === null ? seg.pred.map((v) => v + 1) : seg.pred);
+      out.groupIndex.push(seg.groupIndex);
+    }
+    return out;
+  });
+}
+
+/** Per-class IoU from a confusion matrix (classes that never occur in prediction or truth get NaN and are left out). */
+export class IoUMeter {
+  readonly confusion: Float64Array;
+
+  constructor(readonly numClasses: number) {
+    this.confusion = new Float64Array(numClasses * numClasses);
+  }
+
+  add(pred: ArrayLike<number>, truth: ArrayLike<number>): void {
+    for (let i = 0; i < truth.length; i++) this.confusion[truth[i] * this.numClasses + pred[i]]++;
+  }
+
+  perClass(): number[] {
+    const n = this.numClasses;
+    return Array.from({ length: n }, (_, c) => {
+      let tp = this.confusion[c * n + c];
+      let fp = 0;
+      let fn = 0;
+      for (let k = 0; k < n; k++) {
+        if (k === c) continue;
+        fp += this.confusion[k * n + c];
+        fn += this.confusion[c * n + k];
+      }
+      const union = tp + fp + fn;
+      if (union === 0) return NaN;
+      return tp / union;
+    });
+  }
+
+  mean(): number {
+    const v = this.perClass().filter((x) => !Number.isNaN(x));
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0;
+  }
+
+  pixelAccuracy(): number {
+    let correct = 0;
+    let total = 0;
+    for (let c = 0; c < this.numClasses; c++) correct += this.confusion[c * this.numClasses + c];
+    for (const v of this.confusion) total += v;
+    return total ? correct / total : 0;
+  }
+}

@@ -1,0 +1,88 @@
+import type { GroupViTConfig } from '../model/config.js';
+import { parseConfig } from '../model/config.js';
+import { UserError } from '../util/errors.js';
+
+/** Everything a training run needs besides data: the model's config and the recipe. */
+export interface TrainRecipe {
+  config: GroupViTConfig;
+  batchSize: number;
+  steps: number;
+  lr: number;
+  /** Linear warm-up from warmupLr, then cosine to minLr. */
+  warmupSteps: number;
+  warmupLr: number;
+  minLr: number;
+  weightDecay: number;
+  maxNorm: number;
+  dropPath: number;
+  /** Prompts per caption for the multi-label loss (0: contrastive loss only). */
+  promptsPerImage: number;
+  /** Prompt templates: 'full' (the paper's 80) or 'simple'. */
+  promptTemplates: 'full' | 'subset' | 'simple';
+  /** Put colour words in prompts ("a photo of a red star."): a deviation from the paper, see TRAINING-NOTES. */
+  promptModifiers: boolean;
+  hardAssignment: boolean;
+  gumbel: boolean;
+  checkpointEvery: number;
+  evalEvery: number;
+}
+
+const PAPER_TEXT = { vocab_size: 49408, hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 12, num_attention_heads: 4, max_position_embeddings: 77 };
+
+/** The world's words hash into this many ids collision-free for the class and colour names (checked in tests). */
+export const TINY_VOCAB = 2048;
+
+const PRESETS: Record<string, () => TrainRecipe> = {
+  // Trains on a 2-core CPU (lavapipe) within ~30 minutes: 64×64 scenes in 8×8 patches, two grouping stages (16 → 4).
+  tiny: () => ({
+    config: parseConfig({
+      projection_dim: 64,
+      projection_intermediate_dim: 256,
+      logit_scale_init_value: 2.6592,
+      text_config: {
+        vocab_size: TINY_VOCAB, hidden_size: 64, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4,
+        max_position_embeddings: 24, bos_token_id: TINY_VOCAB - 2, eos_token_id: TINY_VOCAB - 1, pad_token_id: 0,
+      },
+      vision_config: {
+        hidden_size: 64, intermediate_size: 256, depths: [2, 1, 1], num_group_tokens: [16, 4, 0], num_output_groups: [16, 4, 4],
+        num_attention_heads: 4, image_size: 64, patch_size: 8, assign_mlp_ratio: [0.5, 4],
+      },
+    }),
+    batchSize: 64, steps: 600, lr: 2e-3, warmupSteps: 40, warmupLr: 1e-5, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
+    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, hardAssignment: true, gumbel: true,
+    checkpointEvery: 100, evalEvery: 0,
+  }),
+  // A step up for a real GPU: 128×128 scenes, the paper's group counts, ViT-Ti-like width.
+  small: () => ({
+    config: parseConfig({
+      projection_dim: 128,
+      projection_intermediate_dim: 1024,
+      text_config: {
+        vocab_size: TINY_VOCAB, hidden_size: 128, intermediate_size: 512, num_hidden_layers: 4, num_attention_heads: 4,
+        max_position_embeddings: 32, bos_token_id: TINY_VOCAB - 2, eos_token_id: TINY_VOCAB - 1, pad_token_id: 0,
+      },
+      vision_config: {
+        hidden_size: 192, intermediate_size: 768, depths: [4, 2, 2], num_group_tokens: [64, 8, 0], num_output_groups: [64, 8, 8],
+        num_attention_heads: 3, image_size: 128, patch_size: 8, assign_mlp_ratio: [0.5, 4],
+      },
+    }),
+    batchSize: 256, steps: 5000, lr: 1.6e-3 * (256 / 4096), warmupSteps: 300, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, hardAssignment: true, gumbel: true,
+    checkpointEvery: 500, evalEvery: 1000,
+  }),
+  // The paper's architecture and recipe (GROUPVIT.md §1.1, §1.6), learning rate scaled linearly with the batch.
+  'gcc-yfcc': () => ({
+    config: parseConfig({ projection_dim: 256, projection_intermediate_dim: 4096, text_config: PAPER_TEXT, vision_config: {} }),
+    batchSize: 4096, steps: 30 * 7000, lr: 1.6e-3, warmupSteps: 2 * 7000, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, hardAssignment: true, gumbel: true,
+    checkpointEvery: 1000, evalEvery: 0,
+  }),
+};
+
+export const PRESET_NAMES = Object.keys(PRESETS);
+
+export function trainPreset(name: string): TrainRecipe {
+  const make = PRESETS[name];
+  if (!make) throw new UserError(`Unknown preset '${name}': choose one of ${PRESET_NAMES.join(', ')}.`);
+  return make();
+}

@@ -1,0 +1,167 @@
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GroupViTModel } from '../model/groupvit.js';
+import { parseConfig, type GroupViTConfig } from '../model/config.js';
+import { loadTokenizer, type Tokenizer } from '../data/tokenizer/index.js';
+import { openImageTextDataset } from '../data/open-dataset.js';
+import { UserError } from '../util/errors.js';
+import { TrainStep, type StepResult } from './step.js';
+import { cosineLr } from './adamw.js';
+import { trainPreset, type TrainRecipe } from './presets.js';
+import { RecordBatches, ShapesBatches, type BatchSource } from './batches.js';
+import { latestSnapshot, restoreSnapshot, saveSnapshot, writeJsonAtomic } from './checkpoint.js';
+import { evaluateShapes, type EvalReport } from './eval-shapes.js';
+
+export interface TrainOptions {
+  preset: string;
+  config?: string;
+  data: string;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  seed: number;
+  out: string;
+  resume?: boolean;
+  evalEvery?: number;
+  evalCount?: number;
+  checkpointEvery?: number;
+  /** Folder with vocab.json + merges.txt (CLIP BPE) for presets whose text tower uses CLIP's vocabulary. */
+  tokenizer?: string;
+  /** Overrides of the recipe (ablations): any TrainRecipe field. */
+  recipe?: Partial<TrainRecipe>;
+}
+
+export interface TrainHooks {
+  onStart?(info: { startStep: number; steps: number; data: string; recipe: TrainRecipe }): void;
+  onStep?(step: number, r: StepResult & { lr: number; imagesPerSecond: number }): void;
+  onEval?(step: number, report: EvalReport): void;
+  onCheckpoint?(step: number, dir: string): void;
+  /** Polled after every step: true stops the run cleanly (a snapshot is saved first). */
+  shouldStop?(): boolean;
+}
+
+export interface TrainSummary {
+  out: string;
+  startStep: number;
+  endStep: number;
+  stoppedEarly: boolean;
+  lastLoss: StepResult | null;
+  evals: { step: number; mIoU: number }[];
+  seconds: number;
+}
+
+function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: Tokenizer; files: string[] } {
+  if (dir) {
+    const files = ['vocab.json', 'merges.txt', 'bpe_simple_vocab_16e6.txt.gz'].filter((f) => existsSync(join(dir, f)));
+    if (!files.length) throw new UserError(`The tokenizer folder ${dir} holds neither vocab.json + merges.txt nor bpe_simple_vocab_16e6.txt.gz.`);
+    return { tok: loadTokenizer(dir, config), files: files.map((f) => join(dir, f)) };
+  }
+  if (config.text_config.vocab_size === 49408) {
+    throw new UserError("This model's text tower uses CLIP's vocabulary: pass --tokenizer DIR with vocab.json and merges.txt.");
+  }
+  return { tok: loadTokenizer('/nonexistent', config), files: [] };
+}
+
+/**
+ * A training run: resumable step for step (data, noise and the schedule are functions of the step; weights,
+ * optimizer moments and BatchNorm statistics come back from the snapshot), with snapshots written atomically.
+ */
+export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<TrainSummary> {
+  const recipe: TrainRecipe = { ...trainPreset(o.preset), ...(o.recipe ?? {}) };
+  if (o.config) recipe.config = parseConfig(JSON.parse(readFileSync(o.config, 'utf8')), o.config);
+  if (o.steps !== undefined) recipe.steps = o.steps;
+  if (o.batchSize !== undefined) recipe.batchSize = o.batchSize;
+  if (o.lr !== undefined) recipe.lr = o.lr;
+  if (o.evalEvery !== undefined) recipe.evalEvery = o.evalEvery;
+  if (o.checkpointEvery !== undefined) recipe.checkpointEvery = o.checkpointEvery;
+  for (const [k, v] of [['steps', recipe.steps], ['batch size', recipe.batchSize]] as const) {
+    if (!(Number.isInteger(v) && v > 0)) throw new UserError(`The ${k} must be a positive integer (got ${v}).`);
+  }
+  if (!(recipe.lr > 0)) throw new UserError(`The learning rate must be positive (got ${recipe.lr}).`);
+  const config = recipe.config;
+  const { tok, files } = tokenizerFor(config, o.tokenizer);
+  const size = config.vision_config.image_size;
+  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers };
+  let source: BatchSource;
+  if (o.data === 'synthetic') source = new ShapesBatches(o.seed, recipe.batchSize, size, tok, prompts);
+  else {
+    const index = openImageTextDataset(o.data);
+    if (index.records.length === 0) throw new UserError(`The dataset ${o.data} holds no usable image–caption pairs.`);
+    source = new RecordBatches(index, o.seed, recipe.batchSize, size, tok, prompts);
+  }
+
+  mkdirSync(o.out, { recursive: true });
+  const snap = latestSnapshot(o.out);
+  if (snap && !o.resume) {
+    throw new UserError(`${o.out} already holds a run (step ${snap.state.step}): pass --resume to continue it, or choose another --out.`);
+  }
+  const model = new GroupViTModel(config, o.seed);
+  const trainer = new TrainStep(model, {
+    seed: o.seed, weightDecay: recipe.weightDecay, maxNorm: recipe.maxNorm, dropPath: recipe.dropPath,
+    hard: recipe.hardAssignment, gumbel: recipe.gumbel, multiLabel: recipe.promptsPerImage > 0,
+  });
+  let startStep = 0;
+  let elapsed = 0;
+  const metricsPath = join(o.out, 'metrics.jsonl');
+  if (snap && o.resume) {
+    restoreSnapshot(snap.dir, trainer, snap.state.optimizerStep);
+    startStep = snap.state.step;
+    elapsed = snap.state.elapsedSeconds;
+    // drop log lines written after the snapshot: the resumed run writes them again, identically
+    if (existsSync(metricsPath)) {
+      const kept = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l && JSON.parse(l).step <= startStep);
+      writeFileSync(metricsPath, kept.map((l) => l + '\n').join(''));
+    }
+  } else if (existsSync(metricsPath)) writeFileSync(metricsPath, '');
+  for (const f of files) copyFileSync(f, join(o.out, f.split('/').pop()!));
+  const extraConfig = { groupvit: { preset: o.preset, seed: o.seed, data: source.describe() } };
+  const state = (step: number) => ({ step, seed: o.seed, preset: o.preset, recipe: { ...recipe, config: undefined }, data: source.describe(), elapsedSeconds: elapsed });
+  hooks.onStart?.({ startStep, steps: recipe.steps, data: source.describe(), recipe });
+
+  const evals: { step: number; mIoU: number }[] = [];
+  let last: StepResult | null = null;
+  let step = startStep;
+  let stoppedEarly = false;
+  const t0 = Date.now();
+  try {
+    while (step < recipe.steps) {
+      const lr = cosineLr(step, recipe.steps, recipe.warmupSteps, recipe.lr, recipe.minLr, recipe.warmupLr);
+      const ts = Date.now();
+      const input = source.batch(step);
+      const r = await trainer.run(input, lr);
+      const dt = (Date.now() - ts) / 1000;
+      elapsed += dt;
+      if (![r.loss, r.contrastive, r.multiLabel].every(Number.isFinite)) {
+        throw new UserError(
+          `The loss became non-finite at step ${step + 1} (loss ${r.loss}); the last good checkpoint in ${o.out} is kept: lower --lr and resume.`,
+        );
+      }
+      step++;
+      last = r;
+      const imagesPerSecond = recipe.batchSize / Math.max(dt, 1e-6);
+      appendFileSync(metricsPath, JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, lr, images_per_s: imagesPerSecond }) + '\n');
+      hooks.onStep?.(step, { ...r, lr, imagesPerSecond });
+      const stop = hooks.shouldStop?.() ?? false;
+      if (recipe.evalEvery > 0 && step % recipe.evalEvery === 0 && o.data === 'synthetic') {
+        const report = await evaluateShapes(model, tok, { seed: o.seed, count: o.evalCount ?? 100, imageSize: size });
+        evals.push({ step, mIoU: report.mIoU });
+        appendFileSync(join(o.out, 'eval.jsonl'), JSON.stringify({ step, mIoU: report.mIoU, iou: report.iou }) + '\n');
+        hooks.onEval?.(step, report);
+      }
+      if (step % recipe.checkpointEvery === 0 || step === recipe.steps || stop) {
+        const dir = await saveSnapshot(o.out, trainer, state(step), extraConfig);
+        hooks.onCheckpoint?.(step, dir);
+      }
+      if (stop) {
+        stoppedEarly = step < recipe.steps;
+        break;
+      }
+    }
+    if (step === startStep && !existsSync(join(o.out, 'model.safetensors'))) await saveSnapshot(o.out, trainer, state(step), extraConfig);
+    writeJsonAtomic(join(o.out, 'train-summary.json'), { step, steps: recipe.steps, preset: o.preset, seed: o.seed, last, evals });
+  } finally {
+    trainer.release();
+    model.release();
+  }
+  return { out: o.out, startStep, endStep: step, stoppedEarly, lastLoss: last, evals, seconds: (Date.now() - t0) / 1000 };
+}

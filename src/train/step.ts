@@ -1,0 +1,79 @@
+import { Tensor, tidyAsync } from '../tensor/tensor.js';
+import { backward, noGrad } from '../tensor/tape.js';
+import { concat } from '../ops/shape.js';
+import { param } from '../nn/module.js';
+import type { GroupViTModel } from '../model/groupvit.js';
+import { groupvitLosses } from '../model/losses.js';
+import { AdamW, type AdamWOptions } from './adamw.js';
+
+export interface StepInput {
+  pixels: Float32Array;
+  /** [B, 3, H, W] */
+  shape: [number, number, number, number];
+  captionIds: Int32Array;
+  promptIds: Int32Array | null;
+  promptsPerImage: number;
+}
+
+export interface StepResult {
+  loss: number;
+  contrastive: number;
+  multiLabel: number;
+  gradNorm: number;
+}
+
+export interface TrainStepOptions extends AdamWOptions {
+  seed: number;
+  /** Hard (straight-through) assignment as the paper; false for the soft ablation. */
+  hard?: boolean;
+  gumbel?: boolean;
+  tau?: number;
+  dropPath?: number;
+  multiLabel?: boolean;
+}
+
+/**
+ * One optimisation step: forward, both losses, backward and AdamW, recorded into one command encoder and submitted
+ * once; the only readback is four numbers (the losses and the gradient norm) at the end.
+ */
+export class TrainStep {
+  readonly optimizer: AdamW;
+  /** NVlabs' separate temperature of the multi-label loss (not part of Hugging Face's checkpoint layout). */
+  readonly multiLabelScale: Tensor | null;
+
+  constructor(readonly model: GroupViTModel, readonly o: TrainStepOptions) {
+    model.train();
+    model.vision_model.setDropPath(o.dropPath ?? 0);
+    this.multiLabelScale = o.multiLabel === false ? null : param(Tensor.fromArray([model.config.logit_scale_init_value], []));
+    const named = model.namedParameters();
+    if (this.multiLabelScale) named.push(['multi_label_logit_scale', this.multiLabelScale]);
+    this.optimizer = new AdamW(named, o);
+  }
+
+  async run(input: StepInput, lr: number): Promise<StepResult> {
+    const step = this.optimizer.step;
+    const values = await tidyAsync(async () => {
+      const pixels = Tensor.fromArray(input.pixels, input.shape);
+      const losses = groupvitLosses(
+        this.model,
+        this.multiLabelScale,
+        { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: input.shape[0] },
+        { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
+      );
+      backward(losses.total);
+      this.optimizer.update(lr);
+      for (const [, p] of this.optimizer.params) {
+        p.grad?.release();
+        p.grad = null;
+      }
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, this.optimizer.scalars];
+      return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
+    });
+    return { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[3] };
+  }
+
+  release(): void {
+    this.optimizer.release();
+    this.multiLabelScale?.release();
+  }
+}
