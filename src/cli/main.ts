@@ -82,6 +82,7 @@ export function buildProgram(): Command {
     .option('--eval-count <n>', 'held-out scenes per evaluation', '100')
     .option('--checkpoint-every <n>', 'steps between checkpoints')
     .option('--tokenizer <dir>', "folder with CLIP's vocab.json + merges.txt (presets with CLIP's vocabulary)")
+    .option('--recipe <json>', 'override recipe fields for ablations, e.g. \'{"multiLabelTargets":"shared"}\'')
     .option('--json', 'print the run summary as JSON on stdout')
     .action(async (opts) => trainCommand(opts));
 

@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import { initGpu } from '../gpu/runtime.js';
 import type { AdapterOptions } from '../gpu/adapter.js';
 import { train, type TrainOptions } from '../train/run.js';
+import { trainPreset, type TrainRecipe } from '../train/presets.js';
 import { UserError } from '../util/errors.js';
 
 function intOpt(v: string | undefined, name: string): number | undefined {
@@ -9,6 +10,21 @@ function intOpt(v: string | undefined, name: string): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new UserError(`--${name} must be a non-negative integer (got '${v}').`);
   return n;
+}
+
+function parseRecipe(json: string | undefined): Partial<TrainRecipe> | undefined {
+  if (json === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    throw new UserError(`--recipe must be a JSON object (got '${json}').`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`--recipe must be a JSON object (got '${json}').`);
+  const known = Object.keys(trainPreset('tiny'));
+  const unknown = Object.keys(v).filter((k) => !known.includes(k) || k === 'config');
+  if (unknown.length) throw new UserError(`--recipe has unknown fields ${unknown.join(', ')}: known are ${known.filter((k) => k !== 'config').join(', ')}.`);
+  return v as Partial<TrainRecipe>;
 }
 
 export async function trainCommand(opts: AdapterOptions & Record<string, string | boolean | undefined>): Promise<void> {
@@ -28,6 +44,7 @@ export async function trainCommand(opts: AdapterOptions & Record<string, string 
     evalCount: intOpt(opts.evalCount as string, 'eval-count'),
     checkpointEvery: intOpt(opts.checkpointEvery as string, 'checkpoint-every'),
     tokenizer: opts.tokenizer as string | undefined,
+    recipe: parseRecipe(opts.recipe as string | undefined),
   };
   await initGpu(opts);
   let stop = false;

@@ -5,15 +5,18 @@ import { UserError } from '../util/errors.js';
 import type { GroupViTModel } from './groupvit.js';
 import { isNvlabsState, loadStateDict, nvlabsToHf } from './weights.js';
 
+/** The weights file a path names: the file itself, or a folder's model.safetensors (else its pytorch_model.bin). */
+export function resolveWeightsFile(path: string): string {
+  if (!existsSync(path)) throw new UserError(`The weights file ${path} does not exist.`);
+  if (!statSync(path).isDirectory()) return path;
+  const candidates = ['model.safetensors', 'pytorch_model.bin'].map((f) => join(path, f)).filter(existsSync);
+  if (!candidates.length) throw new UserError(`The weights folder ${path} holds neither model.safetensors nor pytorch_model.bin.`);
+  return candidates[0];
+}
+
 /** Reads a state dict from safetensors or a PyTorch checkpoint, in Hugging Face names (NVlabs names are converted). */
 export async function readStateDict(path: string): Promise<Map<string, HostTensor>> {
-  if (!existsSync(path)) throw new UserError(`The weights file ${path} does not exist.`);
-  let file = path;
-  if (statSync(path).isDirectory()) {
-    const candidates = ['model.safetensors', 'pytorch_model.bin'].map((f) => join(path, f)).filter(existsSync);
-    if (!candidates.length) throw new UserError(`The weights folder ${path} holds neither model.safetensors nor pytorch_model.bin.`);
-    file = candidates[0];
-  }
+  const file = resolveWeightsFile(path);
   const ext = extname(file).toLowerCase();
   let state: Map<string, HostTensor>;
   if (ext === '.safetensors') state = readSafetensors(file);

@@ -3,7 +3,7 @@ import { add, expClamp, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { l2Normalize } from '../ops/normalize.js';
 import { slice } from '../ops/shape.js';
-import { diagonalTargets, multiLabelTargets, softCrossEntropy2d } from '../ops/contrastive.js';
+import { diagonalTargets, multiLabelTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
 import type { GroupViTModel } from './groupvit.js';
 import type { GroupingOptions } from './grouping.js';
 
@@ -15,6 +15,8 @@ export interface TrainBatch {
   promptIds: Int32Array | null;
   promptsPerImage: number;
   batch: number;
+  /** The noun behind each prompt: when given, identical nouns are positives across images (sharedKeyTargets). */
+  promptKeys?: readonly string[] | null;
 }
 
 export interface Losses {
@@ -45,7 +47,7 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
   if (!k) return { total: contrastive, contrastive, multiLabel: null };
   const prompts = slice(text, 0, b.batch, b.batch * k);
-  const t = multiLabelTargets(b.batch, k);
+  const t = b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const multiLabel = softCrossEntropy2d(
     scaledCosine(image, prompts, multiLabelScale!),
     Tensor.fromArray(t.rows, [b.batch, b.batch * k]),

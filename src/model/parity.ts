@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, tidyAsync } from '../tensor/tensor.js';
-import { noGrad } from '../tensor/tape.js';
+import { noGrad, noGradAsync } from '../tensor/tape.js';
 import { l2Normalize } from '../ops/normalize.js';
 import { matmul } from '../ops/matmul.js';
 import { readSafetensors, toFloat32, type HostTensor } from '../io/safetensors.js';
@@ -96,7 +96,7 @@ export async function runParity(dir: string, opts: { nvlabs?: boolean; weights?:
           return { img, classRaw };
         });
       };
-      const { img, classRaw } = await noGrad(run);
+      const { img, classRaw } = await noGradAsync(run);
       for (const [name, t] of trace) got.set(name, await t.toArray());
       got.set('logit_scale', [await model.logit_scale.item()]);
       const lpi = got.get('logits_per_image') as Float32Array;

@@ -48,3 +48,28 @@ export function multiLabelTargets(b: number, k: number): { rows: Float32Array; c
     }
   return { rows, cols };
 }
+
+/**
+ * De-duplicated multi-label targets: a prompt counts as a positive of every image that owns a prompt with the same
+ * key (its noun), not only of the image it was drawn for. With a handful of nouns per batch the paper's one-owner
+ * targets make identical prompts each other's negatives (TRAINING-NOTES.md); here rows spread 1 over every prompt
+ * whose key the image owns, and columns over every image that owns the prompt's key.
+ */
+export function sharedKeyTargets(b: number, k: number, keys: readonly string[]): { rows: Float32Array; cols: Float32Array } {
+  const m = b * k;
+  const owns = Array.from({ length: b }, (_, i) => new Set(keys.slice(i * k, i * k + k)));
+  const pos = (i: number, j: number) => owns[i].has(keys[j]);
+  const rows = new Float32Array(b * m);
+  const cols = new Float32Array(b * m);
+  for (let i = 0; i < b; i++) {
+    let n = 0;
+    for (let j = 0; j < m; j++) if (pos(i, j)) n++;
+    for (let j = 0; j < m; j++) if (pos(i, j)) rows[i * m + j] = 1 / n;
+  }
+  for (let j = 0; j < m; j++) {
+    let n = 0;
+    for (let i = 0; i < b; i++) if (pos(i, j)) n++;
+    for (let i = 0; i < b; i++) if (pos(i, j)) cols[i * m + j] = 1 / n;
+  }
+  return { rows, cols };
+}

@@ -39,6 +39,20 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * noGrad across awaits (GPU readbacks inside an inference pass). The flag is global, so only one such pass may be in
+ * flight at a time — true of every caller here, which awaits its passes one after another.
+ */
+export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return await fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
 /** Whether an op with these inputs must record a backward entry. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   return gradEnabled && inputs.some((t) => t?.requiresGrad);

@@ -3,6 +3,7 @@ import { normalizeImages } from '../io/normalize-pixels.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { promptsForCaption } from '../data/prompts.js';
+import { extractNouns } from '../data/shapes/nouns.js';
 import { augmentImage } from '../data/augment.js';
 import { tryLoadRecord, type ImageTextIndex } from '../data/records.js';
 import { Random, mix32 } from '../util/random.js';
@@ -10,6 +11,8 @@ import type { StepInput } from './step.js';
 
 export interface PromptSpec {
   k: number;
+  /** Attach each prompt's noun so the loss can treat identical nouns as shared positives. */
+  sharedTargets?: boolean;
   templates: 'full' | 'subset' | 'simple';
   withModifiers: boolean;
 }
@@ -20,7 +23,13 @@ export interface BatchSource {
   describe(): string;
 }
 
-function pack(images: RgbImage[], captions: string[], prompts: string[][], tok: Tokenizer, k: number): StepInput {
+/** A prompt's key for shared targets: its nouns, or the whole text when it has none (a caption used as padding). */
+function promptKey(p: string): string {
+  const nouns = extractNouns(p).map((n) => n.noun);
+  return nouns.length ? nouns.join(' ') : p;
+}
+
+function pack(images: RgbImage[], captions: string[], prompts: string[][], tok: Tokenizer, k: number, shared = false): StepInput {
   const b = images.length;
   const size = images[0].height;
   const l = tok.contextLength;
@@ -31,7 +40,8 @@ function pack(images: RgbImage[], captions: string[], prompts: string[][], tok: 
     promptIds = new Int32Array(b * k * l);
     prompts.forEach((ps, i) => ps.forEach((p, j) => promptIds!.set(tok.encode(p), (i * k + j) * l)));
   }
-  return { pixels: normalizeImages(images), shape: [b, 3, size, images[0].width], captionIds, promptIds, promptsPerImage: k };
+  const promptKeys = k > 0 && shared ? prompts.flatMap((ps) => ps.map(promptKey)) : null;
+  return { pixels: normalizeImages(images), shape: [b, 3, size, images[0].width], captionIds, promptIds, promptsPerImage: k, promptKeys };
 }
 
 /** The generated shapes world: batch s holds train items s·B .. s·B+B-1 (prompts re-drawn per epoch of 10k items). */
@@ -50,7 +60,7 @@ export class ShapesBatches implements BatchSource {
       const index = (step * this.batchSize + i) % 2 ** 28;
       return this.data.sample(index, Math.floor(index / 10000));
     });
-    return pack(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.prompts.slice(0, this.prompts.k)), this.tok, this.prompts.k);
+    return pack(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.prompts.slice(0, this.prompts.k)), this.tok, this.prompts.k, this.prompts.sharedTargets);
   }
 
   describe(): string {
@@ -99,7 +109,7 @@ export class RecordBatches implements BatchSource {
       captions.push(rec.caption);
       prompts.push(promptsForCaption(rec.caption, rng, { k: Math.max(this.prompts.k, 1), templates: this.prompts.templates }).prompts.slice(0, this.prompts.k));
     }
-    return pack(images, captions, prompts, this.tok, this.prompts.k);
+    return pack(images, captions, prompts, this.tok, this.prompts.k, this.prompts.sharedTargets);
   }
 
   describe(): string {

@@ -1,5 +1,5 @@
 import { Tensor, tidyAsync } from '../tensor/tensor.js';
-import { noGrad } from '../tensor/tape.js';
+import { noGrad, noGradAsync } from '../tensor/tape.js';
 import type { GroupViTModel } from '../model/groupvit.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import { fillTemplate } from '../data/templates.js';
@@ -39,7 +39,7 @@ export async function segmentBatch(model: GroupViTModel, images: RgbImage[], cla
   const [h, w] = [images[0].height, images[0].width];
   return tidyAsync(async () => {
     const pixels = Tensor.fromArray(normalizeImages(images), [b, 3, h, w]);
-    const img = await model.encodeImage(pixels);
+    const img = await noGradAsync(() => model.encodeImage(pixels));
     const softs = await Promise.all(img.assignments.map((a) => a.soft.toArray()));
     const shapes = img.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]);
     const groups = await img.groupEmbedsUnnorm.toArray();

@@ -81,7 +81,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const config = recipe.config;
   const { tok, files } = tokenizerFor(config, o.tokenizer);
   const size = config.vision_config.image_size;
-  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers };
+  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets === 'shared' };
   let source: BatchSource;
   if (o.data === 'synthetic') source = new ShapesBatches(o.seed, recipe.batchSize, size, tok, prompts);
   else {

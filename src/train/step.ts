@@ -13,6 +13,8 @@ export interface StepInput {
   captionIds: Int32Array;
   promptIds: Int32Array | null;
   promptsPerImage: number;
+  /** Per prompt, its noun (de-duplicated multi-label targets); null for the paper's one-owner targets. */
+  promptKeys?: string[] | null;
 }
 
 export interface StepResult {
@@ -57,7 +59,7 @@ export class TrainStep {
       const losses = groupvitLosses(
         this.model,
         this.multiLabelScale,
-        { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: input.shape[0] },
+        { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: input.shape[0], promptKeys: input.promptKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
       );
       backward(losses.total);

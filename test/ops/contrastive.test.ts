@@ -118,3 +118,12 @@ test('targets: diagonal and multi-label rows sum to one, columns sum to one', ()
     assert.equal(cols[Math.floor(j / 3) * 12 + j], 1, 'a prompt belongs to its image');
   }
 });
+
+test('shared-key multi-label targets: identical nouns are positives across images; rows and columns sum to one', async () => {
+  const { sharedKeyTargets } = await import('../../src/ops/contrastive.js');
+  // image 0 owns star, ring; image 1 owns star, moon (k = 2)
+  const keys = ['star', 'ring', 'star', 'moon'];
+  const { rows, cols } = sharedKeyTargets(2, 2, keys);
+  assert.deepEqual([...rows], [1 / 3, 1 / 3, 1 / 3, 0, 1 / 3, 0, 1 / 3, 1 / 3].map(Math.fround));
+  assert.deepEqual([...cols], [0.5, 1, 0.5, 0, 0.5, 0, 0.5, 1]);
+});

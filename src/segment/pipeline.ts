@@ -1,0 +1,334 @@
+// Zero-shot segmentation of one RGB image with any class names (GROUPVIT.md §2): the image is resized as the mmseg
+// test pipeline does, scored whole or in sliding windows (each window: the image encoder's soft group maps, the
+// group–class affinity of zero-shot.ts, the background rule), the scores averaged and resized to the original size.
+// A Segmenter loads the model once and keeps the class text embeddings of every class list it has seen.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { initGpu, gpu } from '../gpu/runtime.js';
+import type { AdapterOptions } from '../gpu/adapter.js';
+import { Tensor, tidyAsync } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/tape.js';
+import { readConfig, type GroupViTConfig } from '../model/config.js';
+import { GroupViTModel } from '../model/groupvit.js';
+import { loadWeights } from '../model/load.js';
+import { loadTokenizer, type Tokenizer } from '../data/tokenizer/index.js';
+import { fillTemplate, SIMPLE_IMAGENET_TEMPLATES } from '../data/templates.js';
+import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
+import { normalizeImageNet } from '../io/normalize-pixels.js';
+import { UserError } from '../util/errors.js';
+import { featureGrid, zeroShotSegment } from './zero-shot.js';
+import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
+
+export type Protocol = 'paper' | 'fast';
+export type Mode = 'whole' | 'slide';
+
+/** The class list's text prompts default to the paper's segmentation template set ("simple"). */
+export const DEFAULT_TEMPLATES: readonly string[] = SIMPLE_IMAGENET_TEMPLATES;
+/** VOC's and COCO-Object's background threshold (Context uses 0.35). */
+export const DEFAULT_BG_THRESH = 0.95;
+/** mmseg's Resize(img_scale=(2048, 448)): the long side is capped at 2048/448 of the short side's target. */
+const LONG_OVER_SHORT = 2048 / 448;
+/** Class indices are stored in one byte, 0 being the background. */
+export const MAX_CLASSES = 255;
+
+export interface SegmentOptions {
+  /** paper: short side 448, 448² windows with stride 224; fast: one whole pass at the model's image size. Default:
+   *  paper for models trained at 224 px or more (the official ones), fast for smaller ones. */
+  protocol?: Protocol;
+  mode?: Mode;
+  /** Short side of the resized image, and the window size in slide mode. */
+  size?: number;
+  /** Slide stride (default: half the window). */
+  stride?: number;
+  bgThresh?: number;
+  /** Image-level top-k gate (NVlabs: 5). */
+  topk?: number;
+}
+
+export interface Settings {
+  protocol: Protocol;
+  mode: Mode;
+  size: number;
+  stride: number;
+  bgThresh: number;
+  topk: number;
+}
+
+export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}): Settings {
+  const imageSize = config.vision_config.image_size;
+  const protocol: Protocol = opts.protocol ?? (imageSize >= 224 ? 'paper' : 'fast');
+  const mode: Mode = opts.mode ?? (protocol === 'paper' ? 'slide' : 'whole');
+  const size = opts.size ?? (protocol === 'paper' ? 448 : imageSize);
+  if (!(Number.isInteger(size) && size >= config.vision_config.patch_size)) {
+    throw new UserError(`The size must be a whole number of pixels of at least the patch size ${config.vision_config.patch_size}, not ${size}.`);
+  }
+  const stride = opts.stride ?? Math.max(1, Math.floor(size / 2));
+  if (!(Number.isInteger(stride) && stride >= 1 && stride <= size)) throw new UserError(`The stride must be a whole number of pixels from 1 to the size ${size}, not ${stride}.`);
+  const bgThresh = opts.bgThresh ?? DEFAULT_BG_THRESH;
+  if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`The background threshold must lie between 0 and 1, not ${bgThresh}.`);
+  return { protocol, mode, size, stride, bgThresh, topk: opts.topk ?? 5 };
+}
+
+/** Where the model sees an image: its resized size (w, h) and the largest piece fed at once. */
+export function plan(config: GroupViTConfig, settings: Settings, width: number, height: number): { resized: [number, number]; pass: [number, number] } {
+  const p = config.vision_config.patch_size;
+  const resized = rescaleSize(width, height, settings.size, Math.round(settings.size * LONG_OVER_SHORT), p);
+  const pass: [number, number] = settings.mode === 'whole' ? resized : [Math.min(settings.size, resized[0]), Math.min(settings.size, resized[1])];
+  return { resized, pass };
+}
+
+/**
+ * The largest GPU buffer (bytes) one image encoder pass over a w×h input needs: the pixels, the patch matrix, and
+ * the stage-0 token activations (tokens × the widest of the MLP, the fused qkv and the patch size). Attention is
+ * fused, so nothing grows with the square of the token count.
+ */
+export function largestBufferBytes(config: GroupViTConfig, width: number, height: number): number {
+  const v = config.vision_config;
+  const p = v.patch_size;
+  const n = Math.floor(width / p) * Math.floor(height / p);
+  const tokens = n + (v.num_group_tokens[0] ?? 0);
+  const floats = Math.max(3 * width * height, n * 3 * p * p, tokens * Math.max(v.intermediate_size, 4 * v.hidden_size));
+  return floats * 4;
+}
+
+export interface ClassStat {
+  /** 0 is the background, then the classes in the order given. */
+  index: number;
+  name: string;
+  pixels: number;
+  /** Fraction of the original image's pixels. */
+  share: number;
+  /** Mean over the class's pixels of its final score (foreground: the group–class affinity, averaged over
+   *  windows; background: the fraction of windows that called the pixel background). 0 when absent. */
+  meanScore: number;
+}
+
+export interface Segmentation {
+  width: number;
+  height: number;
+  classes: string[];
+  /** [height·width] class index per pixel of the original image: 0 background, k the k-th class. */
+  mask: Uint8Array;
+  /** [height·width] group label per pixel (window·G + group, see GroupCanvas). */
+  groups: Int32Array;
+  stats: ClassStat[];
+  settings: Settings;
+  resized: [number, number];
+  windows: number;
+}
+
+export interface SegmenterSource {
+  /** Folder with config.json, the weights and the tokenizer files, or a weights file with config.json beside it. */
+  weights: string;
+  /** A configuration chosen by the caller (e.g. --config/--preset for an NVlabs .pth); default: config.json beside. */
+  config?: GroupViTConfig;
+  gpu?: AdapterOptions;
+}
+
+/** Finds config.json, the weights and the tokenizer folder of a --weights path; missing pieces are UserErrors. */
+export function resolveWeights(path: string, haveConfig = false): { config: string; weights: string; tokenizerDir: string } {
+  if (!existsSync(path)) throw new UserError(`The weights ${path} do not exist: pass --weights with a model folder (config.json and model.safetensors).`);
+  const isDir = statSync(path).isDirectory();
+  const dir = isDir ? path : dirname(path);
+  const config = join(dir, 'config.json');
+  if (!haveConfig && !existsSync(config)) throw new UserError(`The model folder ${dir} has no config.json, so the weights in it cannot be used.`);
+  if (isDir && !['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(dir, f)))) {
+    throw new UserError(`The model folder ${dir} holds neither model.safetensors nor pytorch_model.bin.`);
+  }
+  return { config, weights: path, tokenizerDir: dir };
+}
+
+export class Segmenter {
+  private readonly cache = new Map<string, Float32Array>();
+
+  constructor(
+    readonly model: GroupViTModel,
+    readonly tokenizer: Tokenizer,
+  ) {}
+
+  get config(): GroupViTConfig {
+    return this.model.config;
+  }
+
+  /** Opens the GPU (if not yet), builds the model, loads its weights and tokenizer, and prepares inference. */
+  static async load(src: SegmenterSource): Promise<Segmenter> {
+    const where = resolveWeights(src.weights, src.config !== undefined);
+    const config = src.config ?? readConfig(where.config);
+    const tokenizer = loadTokenizer(where.tokenizerDir, config);
+    await initGpu(src.gpu);
+    const model = new GroupViTModel(config);
+    try {
+      await loadWeights(model, where.weights);
+      await model.prepareInference();
+    } catch (e) {
+      model.release();
+      throw e;
+    }
+    return new Segmenter(model, tokenizer);
+  }
+
+  release(): void {
+    this.model.release();
+    this.cache.clear();
+  }
+
+  /**
+   * L2-normalised class embeddings [K, P]: each class's prompt embedding (unnormalised projection) averaged over the
+   * templates, then normalised (NVlabs build_text_embedding). Cached per class list and template list.
+   */
+  async classEmbeddings(classes: readonly string[], templates: readonly string[] = DEFAULT_TEMPLATES): Promise<Float32Array> {
+    const key = JSON.stringify([classes, templates]);
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const K = classes.length;
+    const T = templates.length;
+    const P = this.config.projection_dim;
+    const ctx = this.tokenizer.contextLength;
+    const rows = K * T;
+    const raw = new Float32Array(rows * P);
+    const CHUNK = 256;
+    await this.frozen(async () => {
+      for (let r0 = 0; r0 < rows; r0 += CHUNK) {
+        const n = Math.min(CHUNK, rows - r0);
+        const ids = new Int32Array(n * ctx);
+        for (let i = 0; i < n; i++) {
+          const r = r0 + i;
+          ids.set(this.tokenizer.encode(fillTemplate(templates[r % T], classes[Math.floor(r / T)])), i * ctx);
+        }
+        const out = await tidyAsync(async () => noGrad(() => this.model.encodeText(ids, n)).toArray());
+        raw.set(out, r0 * P);
+      }
+    });
+    const emb = new Float32Array(K * P);
+    for (let k = 0; k < K; k++) {
+      let norm = 0;
+      for (let i = 0; i < P; i++) {
+        let acc = 0;
+        for (let t = 0; t < T; t++) acc += raw[(k * T + t) * P + i];
+        emb[k * P + i] = acc / T;
+        norm += (acc / T) ** 2;
+      }
+      for (let i = 0; i < P; i++) emb[k * P + i] /= Math.max(Math.sqrt(norm), 1e-12);
+    }
+    this.cache.set(key, emb);
+    return emb;
+  }
+
+  /** Throws a UserError naming a size that works when a pass over this image would exceed the adapter's buffers. */
+  checkFits(image: { width: number; height: number }, settings: Settings, name = 'The image'): void {
+    const limit = Math.min(gpu().limits.maxStorageBufferBindingSize, gpu().limits.maxBufferSize);
+    const fits = (s: Settings) => {
+      const { pass } = plan(this.config, s, image.width, image.height);
+      return largestBufferBytes(this.config, pass[0], pass[1]) <= limit;
+    };
+    if (fits(settings)) return;
+    const { resized, pass } = plan(this.config, settings, image.width, image.height);
+    const need = largestBufferBytes(this.config, pass[0], pass[1]);
+    let lo = this.config.vision_config.patch_size;
+    let hi = settings.size;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (fits({ ...settings, size: mid, stride: Math.min(settings.stride, mid) })) lo = mid;
+      else hi = mid - 1;
+    }
+    const mb = (b: number) => `${Math.ceil(b / 2 ** 20)} MB`;
+    throw new UserError(
+      `${name} is far too large for this adapter: resized to ${resized[0]}x${resized[1]} a ${settings.mode} pass over ${pass[0]}x${pass[1]} pixels needs a ${mb(need)} GPU buffer, above its ${mb(limit)} limit; --size ${lo} or less works${settings.mode === 'whole' ? ', or use --mode slide' : ''}.`,
+    );
+  }
+
+  /** Segments one image into background + `classes` at the image's own size. */
+  async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Segmentation> {
+    const settings = resolveSettings(this.config, opts);
+    this.checkFits(image, settings, opts.name);
+    const classEmb = await this.classEmbeddings(classes, opts.templates ?? DEFAULT_TEMPLATES);
+    const K = classes.length;
+    const C = K + 1;
+    const { resized } = plan(this.config, settings, image.width, image.height);
+    const [rw, rh] = resized;
+    const img = rw === image.width && rh === image.height ? image : resizeBilinear(image, rw, rh);
+    const windows: Window[] =
+      settings.mode === 'whole' ? [{ y1: 0, y2: rh, x1: 0, x2: rw }] : slideWindows(rh, rw, [settings.size, settings.size], [settings.stride, settings.stride]);
+    const groups = new GroupCanvas(rh, rw);
+    const scores = await this.frozen(() =>
+      slideInference(rh, rw, C, windows, async (win, index) => {
+        const piece = windows.length === 1 && win.x2 - win.x1 === rw && win.y2 - win.y1 === rh ? img : cropImage(img, win.x1, win.y1, win.x2 - win.x1, win.y2 - win.y1);
+        const r = await this.scoreWindow(piece, classEmb, K, settings);
+        groups.add(win, index, r.groupsPerWindow, r.groupIndex);
+        return r.logits;
+      }),
+    );
+    const { pred, pixels, scoreSum } = resizeArgmax(scores, C, rh, rw, image.height, image.width);
+    const total = image.width * image.height;
+    const names = ['background', ...classes];
+    const stats = names.map((name, index) => ({
+      index,
+      name,
+      pixels: pixels[index],
+      share: pixels[index] / total,
+      meanScore: pixels[index] ? scoreSum[index] / pixels[index] : 0,
+    }));
+    return {
+      width: image.width,
+      height: image.height,
+      classes: [...classes],
+      mask: pred,
+      groups: resizeNearest(groups.labels, rh, rw, image.height, image.width),
+      stats,
+      settings,
+      resized,
+      windows: windows.length,
+    };
+  }
+
+  /** One forward pass over a window: [K+1, h, w] scores (background first) and each pixel's final group. */
+  private async scoreWindow(piece: RgbImage, classEmb: Float32Array, K: number, s: Settings) {
+    const { width: w, height: h } = piece;
+    const host = await tidyAsync(async () => {
+      const pixels = Tensor.fromArray(normalizeImageNet(piece), [1, 3, h, w]);
+      const out = await noGrad(() => this.model.encodeImage(pixels));
+      return {
+        softs: await Promise.all(out.assignments.map((a) => a.soft.toArray())),
+        shapes: out.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]),
+        grid: out.grid,
+        groupEmbeds: await out.groupEmbedsUnnorm.toArray(),
+        imageEmbed: await out.embedsUnnorm.toArray(),
+      };
+    });
+    const n = host.shapes[0][1];
+    const [gh, gw] = host.grid;
+    // NVlabs' resize_attn_map infers the grid from the token count and the aspect ratio; for the few sizes where that
+    // inference is wrong (the reference fails there) the maps are scored over the patch-covered area and stretched.
+    const [fh, fw] = featureGrid(n, h, w);
+    const exact = fh === gh && fw === gw;
+    const p = this.config.vision_config.patch_size;
+    const [sh, sw] = exact ? [h, w] : [gh * p, gw * p];
+    const seg = zeroShotSegment({
+      softs: host.softs,
+      softShapes: host.shapes,
+      groupEmbeds: host.groupEmbeds,
+      imageEmbed: host.imageEmbed,
+      classEmbeds: classEmb,
+      numClasses: K,
+      logitScale: this.model.logitScale,
+      height: sh,
+      width: sw,
+      bgThresh: s.bgThresh,
+      topk: s.topk,
+    });
+    const G = host.shapes[host.shapes.length - 1][0];
+    if (exact) return { logits: seg.logits, groupIndex: seg.groupIndex, groupsPerWindow: G };
+    return { logits: resizeScores(seg.logits, K + 1, sh, sw, h, w), groupIndex: resizeNearest(seg.groupIndex, sh, sw, h, w), groupsPerWindow: G };
+  }
+
+  /** Inference never records a backward: parameters stop asking for gradients while fn runs (restored after). */
+  private async frozen<T>(fn: () => Promise<T>): Promise<T> {
+    const params = this.model.parameters().filter((t) => t.requiresGrad);
+    for (const t of params) t.requiresGrad = false;
+    try {
+      return await fn();
+    } finally {
+      for (const t of params) t.requiresGrad = true;
+    }
+  }
+}
