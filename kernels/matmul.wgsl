@@ -203,8 +203,9 @@ fn matmul_scalar(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id)
 const BT: u32 = TILE * 4u;   // output tile edge: TILE×TILE invocations, 4×4 outputs each
 const BK: u32 = 16u;
 const TILE2: u32 = TILE * TILE;
-var<workgroup> tileA: array<f32, BK * BT>;   // [k][m]
-var<workgroup> tileB: array<f32, BK * BT>;   // [k][n]
+const LDS: u32 = BT + 1u;   // padded row: transposing stores (consecutive k) fall in different banks
+var<workgroup> tileA: array<f32, BK * LDS>;   // [k][m]
+var<workgroup> tileB: array<f32, BK * LDS>;   // [k][n]
 
 @compute @workgroup_size(TILE, TILE)
 fn matmul_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
@@ -222,19 +223,19 @@ fn matmul_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) 
       if (TRANS_A) { ka = e / BT; m = e % BT; } else { m = e / BK; ka = e % BK; }
       var va = 0.0;
       if (m0 + m < p.M && kt + ka < p.K) { va = a1[aBase + aIndex(m0 + m, kt + ka)]; }
-      tileA[ka * BT + m] = va;
+      tileA[ka * LDS + m] = va;
       var n: u32; var kb: u32;
       if (TRANS_B) { n = e / BK; kb = e % BK; } else { kb = e / BT; n = e % BT; }
       var vb = 0.0;
       if (n0 + n < p.N && kt + kb < p.K) { vb = b1[bBase + bIndex(kt + kb, n0 + n)]; }
-      tileB[kb * BT + n] = vb;
+      tileB[kb * LDS + n] = vb;
     }
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {
       var av: array<f32, 4>;
       var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { av[i] = tileA[k * BT + lid.y + i * TILE]; }
-      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[k * BT + lid.x + j * TILE]; }
+      for (var i = 0u; i < 4u; i++) { av[i] = tileA[k * LDS + lid.y + i * TILE]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = tileB[k * LDS + lid.x + j * TILE]; }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); }
       }

@@ -60,16 +60,31 @@ function checkShapes(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): S
   return { batch, heads, headDim, lq, lk, causal, scale: opts.scale ?? 1 / Math.sqrt(headDim), tiled: resolveImpl(opts.impl) };
 }
 
-const ROWS_WG = Number(process.env.ATT_WG ?? 16);
-const ROWS_BK = Number(process.env.ATT_BK ?? 16);
+// Rows path (lavapipe), measured on the 2-core lavapipe machine at 8×6×260×260×64 (see bench/attention.ts):
+// 8 invocations per workgroup (one SIMD group), 4 query rows per invocation (NR = 1 group of 4; 8 rows measured no
+// faster), keys 8 at a time (NK = 2; 4 keys at a time was ~5% slower, 16 ~50% slower), head-dim loops kept rolled
+// (ROLL: the unrolled forward ran no faster and took ~20–40 s to compile in lavapipe's LLVM instead of ~7–10 s).
+const ROWS_WG = 8;
+const ROWS_NR = 1;
+const ROWS_NK = 2;
+const ROWS_ROLL = true;
+// Tiled path (real GPUs): 64 rows per workgroup, K/V tiles of up to 32 rows in workgroup memory.
 const TILED_WG = 64;
 const TILED_BK = 32;
 
 function prefix(s: Shapes): string {
-  const wg = s.tiled ? TILED_WG : ROWS_WG;
+  const d4 = s.headDim / 4;
   // Tiles of BK rows × D floats, two of them in workgroup memory: at most 16 KiB (WebGPU's default limit).
-  const bk = s.tiled ? Math.max(4, Math.min(TILED_BK, Math.floor(1024 / (s.headDim / 4)))) : ROWS_BK;
-  return `const D4: u32 = ${s.headDim / 4}u;\nconst WG: u32 = ${wg}u;\nconst BK: u32 = ${bk}u;\n`;
+  const bk = Math.max(4, Math.min(TILED_BK, Math.floor(1024 / d4)));
+  return [
+    `const D4: u32 = ${d4}u;`,
+    `const WG: u32 = ${s.tiled ? TILED_WG : ROWS_WG}u;`,
+    `const BK: u32 = ${bk}u;`,
+    `const ROLL: bool = ${ROWS_ROLL};`,
+    `const NR: u32 = ${ROWS_NR}u;`,
+    `const NK: u32 = ${ROWS_NK}u;`,
+    '',
+  ].join('\n');
 }
 
 function uniforms(s: Shapes) {
@@ -77,9 +92,9 @@ function uniforms(s: Shapes) {
   return [s.batch * s.heads, s.heads, s.lq, s.lk, row, row, s.causal ? 1 : 0, f(s.scale)];
 }
 
-function wgCount(rows: number, s: Shapes): number {
-  // rows path: 4 rows per invocation
-  return Math.ceil(rows / (s.tiled ? TILED_WG : ROWS_WG * 4));
+/** Workgroups along the rows: the rows kernels give each invocation 4·NR (forward) or 4 (backward) rows. */
+function wgCount(rows: number, s: Shapes, perInvocation = 1): number {
+  return Math.ceil(rows / (s.tiled ? TILED_WG : ROWS_WG * perInvocation));
 }
 
 /** The forward kernel alone: writes out [B, Lq, H·D] and lse [B·H·Lq]. Exposed for benchmarks and the nn layer. */
@@ -91,7 +106,7 @@ export function attentionForwardInto(q: Tensor, k: Tensor, v: Tensor, out: Tenso
     prefix: prefix(s),
     uniforms: uniforms(s),
     buffers: [q.buffer, k.buffer, v.buffer, null, null, null, out.buffer, null, lse.buffer],
-    workgroups: [wgCount(s.lq, s), s.batch * s.heads],
+    workgroups: [wgCount(s.lq, s, 4 * ROWS_NR), s.batch * s.heads],
   });
 }
 
@@ -134,7 +149,7 @@ export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, 
     prefix: pre,
     uniforms: u,
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, gOut.buffer, lse.buffer, dq.buffer, null, delta.buffer],
-    workgroups: [wgCount(s.lq, s), s.batch * s.heads],
+    workgroups: [wgCount(s.lq, s, 4), s.batch * s.heads],
   });
   run({
     file: 'attention',
@@ -142,7 +157,7 @@ export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, 
     prefix: pre,
     uniforms: u,
     buffers: [q.buffer, k.buffer, v.buffer, null, gOut.buffer, lse.buffer, dk.buffer, dv.buffer, delta.buffer],
-    workgroups: [wgCount(s.lk, s), s.batch * s.heads],
+    workgroups: [wgCount(s.lk, s, 4), s.batch * s.heads],
   });
   delta.release();
   return [dq, dk, dv];
