@@ -9,6 +9,8 @@ import { TrainStep, type StepResult } from './step.js';
 import { cosineLr } from './adamw.js';
 import { trainPreset, type TrainRecipe } from './presets.js';
 import { RecordBatches, ShapesBatches, type BatchSource } from './batches.js';
+import { PrefetchingBatches } from './prefetch.js';
+import type { SourceSpec } from './source-spec.js';
 import { latestSnapshot, restoreSnapshot, saveSnapshot, writeJsonAtomic } from './checkpoint.js';
 import { evaluateShapes, type EvalReport } from './eval-shapes.js';
 
@@ -27,6 +29,8 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /** Folder with vocab.json + merges.txt (CLIP BPE) for presets whose text tower uses CLIP's vocabulary. */
   tokenizer?: string;
+  /** Make batches in a worker thread ahead of the GPU (default true). */
+  prefetch?: boolean;
   /** Overrides of the recipe (ablations): any TrainRecipe field. */
   recipe?: Partial<TrainRecipe>;
 }
@@ -83,11 +87,14 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const size = config.vision_config.image_size;
   const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets === 'shared' };
   let source: BatchSource;
+  const spec: SourceSpec = { kind: 'shapes', seed: o.seed, batchSize: recipe.batchSize, imageSize: size, prompts, tokenizerDir: o.tokenizer ?? '', config };
   if (o.data === 'synthetic') source = new ShapesBatches(o.seed, recipe.batchSize, size, tok, prompts);
   else {
     const index = openImageTextDataset(o.data);
     if (index.records.length === 0) throw new UserError(`The dataset ${o.data} holds no usable image–caption pairs.`);
+    if (index.skipped.total) process.stderr.write(`groupvit: ${index.skipped.summary()}\n`);
     source = new RecordBatches(index, o.seed, recipe.batchSize, size, tok, prompts);
+    Object.assign(spec, { kind: 'records', index: { source: index.source, records: index.records } });
   }
 
   mkdirSync(o.out, { recursive: true });
@@ -123,11 +130,14 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   let step = startStep;
   let stoppedEarly = false;
   const t0 = Date.now();
+  let waitedBefore = 0;
+  // Batches come from a worker thread ahead of the GPU; the in-thread source stays for describe() and as the fallback.
+  const prefetch = o.prefetch === false ? null : new PrefetchingBatches(spec);
   try {
     while (step < recipe.steps) {
       const lr = cosineLr(step, recipe.steps, recipe.warmupSteps, recipe.lr, recipe.minLr, recipe.warmupLr);
       const ts = Date.now();
-      const input = source.batch(step);
+      const input = prefetch ? await prefetch.batch(step, recipe.steps) : source.batch(step);
       const r = await trainer.run(input, lr);
       const dt = (Date.now() - ts) / 1000;
       elapsed += dt;
@@ -139,7 +149,12 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       step++;
       last = r;
       const imagesPerSecond = recipe.batchSize / Math.max(dt, 1e-6);
-      appendFileSync(metricsPath, JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, lr, images_per_s: imagesPerSecond }) + '\n');
+      const dataWaitMs = prefetch ? prefetch.waitedMs - waitedBefore : 0;
+      waitedBefore = prefetch ? prefetch.waitedMs : 0;
+      appendFileSync(
+        metricsPath,
+        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
+      );
       hooks.onStep?.(step, { ...r, lr, imagesPerSecond });
       const stop = hooks.shouldStop?.() ?? false;
       if (recipe.evalEvery > 0 && step % recipe.evalEvery === 0 && o.data === 'synthetic') {
@@ -160,6 +175,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     if (step === startStep && !existsSync(join(o.out, 'model.safetensors'))) await saveSnapshot(o.out, trainer, state(step), extraConfig);
     writeJsonAtomic(join(o.out, 'train-summary.json'), { step, steps: recipe.steps, preset: o.preset, seed: o.seed, last, evals });
   } finally {
+    await prefetch?.close();
     trainer.release();
     model.release();
   }

@@ -107,3 +107,25 @@ test('user data: captions.jsonl with unreadable images and empty captions trains
   assert.equal(s.endStep, 2);
   await assert.rejects(train(opts(mkdtempSync(join(tmpdir(), 'gv-f-')), { data: join(dir, 'missing') })), UserError);
 });
+
+test('the worker-thread prefetcher hands out exactly the batches the in-thread source makes', async () => {
+  const { PrefetchingBatches } = await import('../../src/train/prefetch.js');
+  const { ShapesBatches } = await import('../../src/train/batches.js');
+  const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
+  const config = microConfig();
+  const prompts = { k: 3, templates: 'full' as const, withModifiers: false, sharedTargets: true };
+  const direct = new ShapesBatches(5, 4, 32, loadTokenizer('/nonexistent', config), prompts);
+  const pre = new PrefetchingBatches({ kind: 'shapes', seed: 5, batchSize: 4, imageSize: 32, prompts, tokenizerDir: '', config });
+  try {
+    for (const step of [0, 1, 2, 7]) {
+      const a = direct.batch(step);
+      const b = await pre.batch(step, 10);
+      assert.deepEqual(b.pixels, a.pixels);
+      assert.deepEqual(b.captionIds, a.captionIds);
+      assert.deepEqual(b.promptIds, a.promptIds);
+      assert.deepEqual(b.promptKeys, a.promptKeys);
+    }
+  } finally {
+    await pre.close();
+  }
+});

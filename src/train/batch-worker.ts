@@ -1,0 +1,15 @@
+// A worker thread that makes training batches ahead of the GPU: it rebuilds the same BatchSource from plain data
+// and answers each requested step with the batch's typed arrays (transferred, not copied).
+import { parentPort, workerData } from 'node:worker_threads';
+import { makeSource, type SourceSpec } from './source-spec.js';
+
+const source = makeSource(workerData as SourceSpec);
+parentPort!.on('message', (step: number) => {
+  try {
+    const b = source.batch(step);
+    const transfer = [b.pixels.buffer, b.captionIds.buffer, ...(b.promptIds ? [b.promptIds.buffer] : [])] as ArrayBuffer[];
+    parentPort!.postMessage({ step, batch: b }, transfer);
+  } catch (e) {
+    parentPort!.postMessage({ step, error: (e as Error).message });
+  }
+});

@@ -1,0 +1,24 @@
+import type { GroupViTConfig } from '../model/config.js';
+import { loadTokenizer } from '../data/tokenizer/index.js';
+import type { ImageTextIndex } from '../data/records.js';
+import { SkipLog } from '../data/records.js';
+import { RecordBatches, ShapesBatches, type BatchSource, type PromptSpec } from './batches.js';
+
+/** Everything needed to rebuild a batch source in another thread: plain, structured-cloneable data. */
+export interface SourceSpec {
+  kind: 'shapes' | 'records';
+  seed: number;
+  batchSize: number;
+  imageSize: number;
+  prompts: PromptSpec;
+  /** Folder with tokenizer files ('' for the word tokenizer of the config). */
+  tokenizerDir: string;
+  config: GroupViTConfig;
+  index?: { source: string; records: ImageTextIndex['records'] };
+}
+
+export function makeSource(s: SourceSpec, skipped = new SkipLog()): BatchSource {
+  const tok = loadTokenizer(s.tokenizerDir || '/nonexistent', s.config);
+  if (s.kind === 'shapes') return new ShapesBatches(s.seed, s.batchSize, s.imageSize, tok, s.prompts);
+  return new RecordBatches({ source: s.index!.source, records: s.index!.records, skipped }, s.seed, s.batchSize, s.imageSize, tok, s.prompts);
+}
