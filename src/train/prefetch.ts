@@ -11,6 +11,7 @@ export class PrefetchingBatches {
   private waiting = new Map<number, { resolve: (b: StepInput) => void; reject: (e: Error) => void }>();
   private ready = new Map<number, Promise<StepInput>>();
   private failed: Error | null = null;
+  private closing = false;
   /** Milliseconds the training loop spent waiting for data (the GPU idle because of the input pipeline). */
   waitedMs = 0;
 
@@ -24,6 +25,7 @@ export class PrefetchingBatches {
       else w.resolve(m.batch!);
     });
     const fail = (e: Error) => {
+      if (this.closing) return;
       this.failed ??= e;
       for (const w of this.waiting.values()) w.reject(this.failed);
       this.waiting.clear();
@@ -37,6 +39,7 @@ export class PrefetchingBatches {
     if (!p && this.failed) return Promise.reject(this.failed);
     if (!p) {
       p = new Promise<StepInput>((resolve, reject) => this.waiting.set(step, { resolve, reject }));
+      p.catch(() => {}); // a batch fetched ahead may never be asked for; whoever awaits it still sees the error
       this.ready.set(step, p);
       this.worker.postMessage(step);
     }
@@ -55,6 +58,7 @@ export class PrefetchingBatches {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.worker.terminate();
   }
 }
