@@ -140,3 +140,70 @@ export function uniformData(n: number, seed: number): Float32Array {
   }
   return out;
 }
+
+/**
+ * Waits for a GPU promise without spinning a core (dawn.node busy-polls pending promises; WEBGPU-NOTES): short
+ * Atomics.wait naps between event-loop turns. For devices other than ours (a peer library's).
+ */
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+export async function settle<T>(p: Promise<T>, napMs = 1): Promise<T> {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  while (!done) {
+    Atomics.wait(napCell, 0, 0, napMs);
+    await new Promise((r) => setImmediate(r));
+  }
+  return p;
+}
+
+/**
+ * Times an async host-driven job (a training step, a segmentation) by wall clock: `warmup` untimed calls, then
+ * between minReps and maxReps timed ones (stopping once budgetMs of timed work has run).
+ */
+export async function timeAsync(fn: () => Promise<unknown>, opts: TimeOptions = {}): Promise<Timing> {
+  const { warmup = 1, minReps = 3, maxReps = 20, budgetMs = 3000 } = opts;
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  let spent = 0;
+  while (samples.length < minReps || (samples.length < maxReps && spent < budgetMs)) {
+    const t0 = performance.now();
+    await fn();
+    const dt = performance.now() - t0;
+    samples.push(dt);
+    spent += dt;
+  }
+  const sorted = samples.slice().sort((a, b) => a - b);
+  return { samples, p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), min: sorted[0] };
+}
+
+export interface Bandwidth {
+  /** GB/s (1e9 bytes) of a vec4 copy, read + write counted, from the median repetition. */
+  gbps: number;
+  p50: number;
+  bytes: number;
+}
+
+/** The adapter's memory ceiling: a vec4 copy kernel (kernels/bandwidth.wgsl) between two buffers of `mib` MiB. */
+export async function measureBandwidth(quick = false, mib?: number): Promise<Bandwidth> {
+  const g = gpu();
+  const size = (mib ?? (g.isSoftware ? (quick ? 32 : 64) : 256)) * 2 ** 20;
+  const n = size / 16;
+  const src = g.createBuffer(size);
+  const dst = g.createBuffer(size);
+  g.write(src, uniformData(size / 4, 7));
+  const wg = 256;
+  const groups = Math.ceil(n / wg);
+  const workgroups: [number, number] = groups <= 65535 ? [groups, 1] : [65535, Math.ceil(groups / 65535)];
+  const t = await timeGpu(() => g.dispatch({ file: 'bandwidth', entry: 'copy_vec4', constants: { WG: wg }, uniforms: [n], buffers: [src, dst], workgroups }), {
+    warmup: 1,
+    minReps: quick ? 3 : 5,
+    maxReps: quick ? 5 : 15,
+    budgetMs: 2000,
+  });
+  g.releaseBuffer(src);
+  g.releaseBuffer(dst);
+  return { gbps: (2 * size) / (t.p50 * 1e6), p50: t.p50, bytes: 2 * size };
+}

@@ -45,8 +45,10 @@ fn hash3(a: u32, b: u32, c: u32) -> u32 {
 }
 
 fn gumbel(index: u32) -> f32 {
-  // uniform in (0, 1): 24 bits, offset by half a step so that log never sees 0 or 1
-  let u = (f32(hash3(p.seed, p.step, index) >> 8u) + 0.5) / 16777216.0;
+  // uniform strictly inside (0, 1): 23 bits offset by half a step. With 24 bits the top value (2^24 - 0.5)/2^24
+  // rounds to 1.0 in f32, log(u) = 0 and the noise is +inf: the softmax of the straight-through path then turns
+  // NaN (a training run lost its vision tower this way at step 56).
+  let u = (f32(hash3(p.seed, p.step, index) >> 9u) + 0.5) / 8388608.0;
   return -log(-log(u));
 }
 

@@ -10,6 +10,7 @@ import { segmentCommand } from './segment.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { convertCommand } from './convert.js';
+import { benchCommand } from './bench.js';
 import { presetNames } from '../model/presets.js';
 
 function packageVersion(): string {
@@ -113,6 +114,19 @@ export function buildProgram(): Command {
     .action(async (images, opts) => {
       await segmentCommand(images, opts);
     });
+
+  gpuOptions(
+    program
+      .command('bench')
+      .description("time the kernels (against the adapter's ceilings, naive baselines and TF.js's WebGPU backend) and the model (training step, segmentation)"),
+  )
+    .option('--suite <name>', 'kernels, model or all', 'all')
+    .option('--quick', 'fewer shapes and repetitions (minutes on a software adapter)')
+    .option('--smoke', 'minimal shapes: checks that every case runs, measures nothing useful')
+    .option('--no-peer', 'skip the TF.js comparison')
+    .option('--json', 'print the report as one JSON object on stdout (the table still goes to stderr)')
+    .option('--out <file>', 'write the JSON report to this file too')
+    .action(async (opts) => benchCommand(opts));
 
   return program;
 }

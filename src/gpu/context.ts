@@ -106,6 +106,12 @@ export class Gpu {
     return new Gpu(handle, device);
   }
 
+  /** dawn.node's GPU object (navigator.gpu's equivalent) behind this device: a peer library may open its own device on it. */
+  get navigatorGpu(): GPU {
+    if (!this.handle) throw new Error('GPU released');
+    return this.handle.gpu;
+  }
+
   /** True on CPU-emulated adapters (lavapipe): kernels pick one-invocation-per-row variants there. */
   get isSoftware(): boolean {
     return this.info.isSoftware;

@@ -141,9 +141,10 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       const r = await trainer.run(input, lr);
       const dt = (Date.now() - ts) / 1000;
       elapsed += dt;
-      if (![r.loss, r.contrastive, r.multiLabel].every(Number.isFinite)) {
+      // The gradient norm is checked too: NaN weights can leave the loss finite (max() skips NaN on GPUs).
+      if (![r.loss, r.contrastive, r.multiLabel, r.gradNorm].every(Number.isFinite)) {
         throw new UserError(
-          `The loss became non-finite at step ${step + 1} (loss ${r.loss}); the last good checkpoint in ${o.out} is kept: lower --lr and resume.`,
+          `The ${Number.isFinite(r.loss) ? 'gradient' : 'loss'} became non-finite at step ${step + 1} (loss ${r.loss}, gradient norm ${r.gradNorm}); the last good checkpoint in ${o.out} is kept: lower --lr and resume.`,
         );
       }
       step++;

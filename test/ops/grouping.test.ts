@@ -23,7 +23,7 @@ function hash3(a: number, b: number, c: number): number {
 }
 
 function gumbel(seed: number, step: number, i: number): number {
-  const u = (Math.fround(hash3(seed, step, i) >>> 8) + 0.5) / 16777216;
+  const u = (Math.fround(hash3(seed, step, i) >>> 9) + 0.5) / 8388608;
   return -Math.log(-Math.log(u));
 }
 
@@ -136,5 +136,27 @@ test('soft map is the noise-free softmax even when training with noise', async (
   await tidyAsync(async () => {
     const r = assign(Tensor.fromArray(raw, [b, s, l]), { hard: true, gumbel: true, seed: 1, step: 2, eps: 1 });
     assertClose(await r.soft.toArray(), ref.ysoft, 1e-6, 1e-5, 'soft');
+  });
+});
+
+test('Gumbel noise stays finite at the extremes of the hash (u never rounds to 0 or 1 in float32)', async () => {
+  // The largest and smallest 23-bit draws, computed as the kernel does in float32
+  for (const h of [0xffffffff, 0]) {
+    const u = Math.fround((Math.fround(h >>> 9) + 0.5) / 8388608);
+    assert.ok(u > 0 && u < 1, `u = ${u}`);
+    assert.ok(Number.isFinite(-Math.log(-Math.log(u))));
+  }
+  // and on the GPU: a large sample of noisy hard assignments has a finite straight-through gradient
+  const [b, s, l] = [4, 16, 257];
+  await tidyAsync(async () => {
+    const t = Tensor.fromArray(randn(b * s * l, 21), [b, s, l]);
+    t.requiresGrad = true;
+    for (let step = 0; step < 3; step++) {
+      const r = assign(t, { hard: true, gumbel: true, seed: 7, step, eps: 1 });
+      backward(sumAll(r.attn));
+    }
+    const g = await t.grad!.toArray();
+    assert.ok(g.every(Number.isFinite));
+    t.grad!.release();
   });
 });
