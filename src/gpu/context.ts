@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestAdapter, type AdapterDescription, type AdapterHandle, type AdapterOptions } from './adapter.js';
 import { BufferPool } from './buffer-pool.js';
+import { Profiler } from './profiler.js';
 import { DeviceLostError, UserError } from '../util/errors.js';
 
 /** Where the .wgsl files live: <package root>/kernels, from dist/src/gpu or src/gpu alike. */
@@ -60,6 +61,8 @@ export class Gpu {
   private kernelDir = findKernelDir();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** Set by enableProfiling(): every dispatch is timed on the device (see profiler.ts). */
+  profiler: Profiler | null = null;
   private pendingUniforms: GPUBuffer[] = [];
   private error: Error | null = null;
   private lost: string | null = null;
@@ -99,7 +102,9 @@ export class Gpu {
     };
     let device: GPUDevice;
     try {
-      device = await handle.adapter.requestDevice({ requiredLimits });
+      // timestamp queries only when offered: they serve the profiler and cost nothing unused
+      const requiredFeatures: GPUFeatureName[] = handle.adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+      device = await handle.adapter.requestDevice({ requiredLimits, requiredFeatures });
     } catch (e) {
       throw new UserError(`The WebGPU adapter '${handle.info.description}' refused a device (${(e as Error).message}).`);
     }
@@ -200,6 +205,12 @@ export class Gpu {
       binding++;
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (this.profiler) {
+      if (this.profiler.full) this.flush();
+      this.currentPass();
+      this.pass!.end();
+      this.pass = this.encoder!.beginComputePass({ timestampWrites: this.profiler.next(`${spec.file}:${spec.entry}`) });
+    }
     const pass = this.currentPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -225,6 +236,7 @@ export class Gpu {
   flush(): void {
     if (this.pass) {
       this.pass.end();
+      this.profiler?.encodeResolve(this.encoder!);
       this.device.queue.submit([this.encoder!.finish()]);
       this.submitCount++;
       this.pass = null;
@@ -253,6 +265,25 @@ export class Gpu {
     return p;
   }
 
+  /** Starts timing every dispatch on the device; false when the adapter offers no timestamp queries. */
+  enableProfiling(): boolean {
+    if (!this.device.features.has('timestamp-query')) return false;
+    this.flush();
+    this.profiler ??= new Profiler(this.device);
+    return true;
+  }
+
+  /** Waits for the work so far and returns device time per kernel (file:entry), then stops profiling. */
+  async stopProfiling(): Promise<Map<string, { ns: number; count: number }>> {
+    if (!this.profiler) return new Map();
+    await this.sync();
+    await this.profiler.collect((p) => this.settle(p));
+    const totals = new Map(this.profiler.totals);
+    this.profiler.destroy();
+    this.profiler = null;
+    return totals;
+  }
+
   /** Submits and waits for all work to finish; throws the first uncaptured GPU error. */
   async sync(): Promise<void> {
     this.flush();
@@ -275,6 +306,7 @@ export class Gpu {
     const staging = this.device.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.currentPass();
     this.pass!.end();
+    this.profiler?.encodeResolve(this.encoder!);
     this.encoder!.copyBufferToBuffer(buf, offset, staging, 0, size);
     this.device.queue.submit([this.encoder!.finish()]);
     this.submitCount++;

@@ -65,6 +65,7 @@ test('groupvit bench --smoke --json prints one report with every case and finite
     assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), report, '--out holds the same report');
     assert.equal(report.smoke, true);
     assert.ok(report.adapter && typeof report.adapter.description === 'string');
+    // the fma chain (kernels/peak.wgsl) and the vec4 copy (kernels/bandwidth.wgsl) ceilings
     assert.ok(report.ceilings.fmaGflops > 0 && report.ceilings.copyGBps > 0, 'ceilings measured');
     assert.deepEqual(report.skipped, [], `nothing failed or was skipped: ${JSON.stringify(report.skipped)}`);
     const names = report.records.map((x: { case: string }) => x.case);
