@@ -84,7 +84,8 @@ export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
   return cfg;
 }
 
-export function readConfig(path: string): GroupViTConfig {
+/** A config.json as a plain object; one sentence when it is missing, unreadable or not a JSON object. */
+export function readRawConfig(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -97,5 +98,10 @@ export function readConfig(path: string): GroupViTConfig {
   } catch {
     throw new UserError(`The model configuration ${path} is not valid JSON.`);
   }
-  return parseConfig(raw, path);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UserError(`The model configuration ${path} is not a JSON object.`);
+  return raw as Record<string, unknown>;
+}
+
+export function readConfig(path: string): GroupViTConfig {
+  return parseConfig(readRawConfig(path), path);
 }

@@ -1,10 +1,10 @@
 // Which configuration goes with a weights path (`--weights FILE|DIR`): --config FILE, else --preset NAME, else the
 // config.json in the weights' folder, else the built-in configuration of the released gcc-yfcc model (an NVlabs
 // .pth carries no configuration of its own).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { parseConfig, type GroupViTConfig } from './config.js';
+import { parseConfig, readRawConfig, type GroupViTConfig } from './config.js';
 import { DEFAULT_PRESET, findPreset, presetRawConfig } from './presets.js';
 
 export interface ConfigChoice {
@@ -31,22 +31,7 @@ export function weightsFolder(path: string): string {
   return existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
 }
 
-export function readRawConfig(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new UserError(`Cannot read the model configuration ${path}.`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new UserError(`The model configuration ${path} is not valid JSON.`);
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UserError(`The model configuration ${path} is not a JSON object.`);
-  return raw as Record<string, unknown>;
-}
+export { readRawConfig };
 
 /** Older hub configs also carry `text_config_dict`/`vision_config_dict`, which transformers lets override the others. */
 function normalise(raw: Record<string, unknown>): Record<string, unknown> {

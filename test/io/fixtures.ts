@@ -10,14 +10,5 @@ export function fixturePath(name = ''): string {
   return join(dir, name);
 }
 
-/** Deterministic uniform [0,1) generator (mulberry32) for fuzzing. */
-export function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform [0,1) generator (mulberry32) for fuzzing: the suite's one seeded generator. */
+export { rng as mulberry } from '../helpers.js';
