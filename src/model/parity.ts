@@ -10,7 +10,7 @@ import { readConfig } from './config.js';
 import { GroupViTModel } from './groupvit.js';
 import { loadWeights } from './load.js';
 import type { Trace } from './trace.js';
-import { zeroShotSegment } from '../segment/zero-shot.js';
+import { meanOverTemplates, zeroShotSegment } from '../segment/zero-shot.js';
 
 export interface ParityRow {
   name: string;
@@ -104,18 +104,7 @@ export async function runParity(dir: string, opts: { nvlabs?: boolean; weights?:
       got.set('logits_per_text', Float32Array.from({ length: bi * bt }, (_, i) => lpi[(i % bi) * bt + Math.floor(i / bi)]));
       // class embeddings: mean over templates of the unnormalised text embeddings, then L2-normalised
       const raw = await classRaw.toArray();
-      const P = config.projection_dim;
-      const classEmb = new Float32Array(K * P);
-      for (let k = 0; k < K; k++) {
-        let norm = 0;
-        for (let i = 0; i < P; i++) {
-          let acc = 0;
-          for (let t = 0; t < T; t++) acc += raw[(k * T + t) * P + i];
-          classEmb[k * P + i] = acc / T;
-          norm += (acc / T) ** 2;
-        }
-        for (let i = 0; i < P; i++) classEmb[k * P + i] /= Math.max(Math.sqrt(norm), 1e-12);
-      }
+      const classEmb = meanOverTemplates(raw, K, T);
       got.set('seg.class_text_embeds', classEmb);
       const softs = await Promise.all(img.assignments.map((a) => a.soft.toArray()));
       const shapes = img.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]);

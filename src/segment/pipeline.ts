@@ -16,7 +16,7 @@ import { fillTemplate, SIMPLE_IMAGENET_TEMPLATES } from '../data/templates.js';
 import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
 import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
-import { featureGrid, zeroShotSegment } from './zero-shot.js';
+import { meanOverTemplates, featureGrid, zeroShotSegment } from './zero-shot.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
 export type Protocol = 'paper' | 'fast';
@@ -199,17 +199,7 @@ export class Segmenter {
         raw.set(out, r0 * P);
       }
     });
-    const emb = new Float32Array(K * P);
-    for (let k = 0; k < K; k++) {
-      let norm = 0;
-      for (let i = 0; i < P; i++) {
-        let acc = 0;
-        for (let t = 0; t < T; t++) acc += raw[(k * T + t) * P + i];
-        emb[k * P + i] = acc / T;
-        norm += (acc / T) ** 2;
-      }
-      for (let i = 0; i < P; i++) emb[k * P + i] /= Math.max(Math.sqrt(norm), 1e-12);
-    }
+    const emb = meanOverTemplates(raw, K, T);
     this.cache.set(key, emb);
     return emb;
   }

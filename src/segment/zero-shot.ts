@@ -207,3 +207,23 @@ export function zeroShotSegment(inp: SegmentInput): SegmentResult {
   }
   return { cumulative, groupMap, groupIndex, groupMargin, imageClassProbs, topkMask, affinity, logits, probs, pred, effectiveBgThresh: t };
 }
+
+/**
+ * Class embeddings from per-(class, template) text embeddings [K·T, P] (class-major): the mean over templates, then
+ * L2-normalised, as NVlabs' build_text_embedding. → [K, P]
+ */
+export function meanOverTemplates(raw: ArrayLike<number>, classes: number, templates: number): Float32Array {
+  const p = raw.length / (classes * templates);
+  const out = new Float32Array(classes * p);
+  for (let k = 0; k < classes; k++) {
+    let norm = 0;
+    for (let i = 0; i < p; i++) {
+      let acc = 0;
+      for (let t = 0; t < templates; t++) acc += raw[(k * templates + t) * p + i];
+      out[k * p + i] = acc / templates;
+      norm += (acc / templates) ** 2;
+    }
+    for (let i = 0; i < p; i++) out[k * p + i] /= Math.max(Math.sqrt(norm), 1e-12);
+  }
+  return out;
+}

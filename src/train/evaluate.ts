@@ -5,7 +5,7 @@ import type { Tokenizer } from '../data/tokenizer/index.js';
 import { fillTemplate } from '../data/templates.js';
 import { normalizeImages } from '../io/normalize-pixels.js';
 import type { RgbImage } from '../io/image.js';
-import { zeroShotSegment } from '../segment/zero-shot.js';
+import { meanOverTemplates, zeroShotSegment } from '../segment/zero-shot.js';
 
 /** L2-normalised class embeddings [K, P]: the mean over templates of the projected text, then normalised (§2.2). */
 export async function classEmbeddings(model: GroupViTModel, tok: Tokenizer, classes: readonly string[], templates: readonly string[]): Promise<Float32Array> {
@@ -13,19 +13,7 @@ export async function classEmbeddings(model: GroupViTModel, tok: Tokenizer, clas
   const ids = new Int32Array(classes.length * templates.length * l);
   classes.forEach((c, k) => templates.forEach((t, j) => ids.set(tok.encode(fillTemplate(t, c)), (k * templates.length + j) * l)));
   const raw = await tidyAsync(async () => noGrad(() => model.encodeText(ids, classes.length * templates.length)).toArray());
-  const p = raw.length / (classes.length * templates.length);
-  const out = new Float32Array(classes.length * p);
-  for (let k = 0; k < classes.length; k++) {
-    let norm = 0;
-    for (let i = 0; i < p; i++) {
-      let s = 0;
-      for (let t = 0; t < templates.length; t++) s += raw[(k * templates.length + t) * p + i];
-      out[k * p + i] = s / templates.length;
-      norm += (s / templates.length) ** 2;
-    }
-    for (let i = 0; i < p; i++) out[k * p + i] /= Math.max(Math.sqrt(norm), 1e-12);
-  }
-  return out;
+  return meanOverTemplates(raw, classes.length, templates.length);
 }
 
 export interface SegmentedBatch {
