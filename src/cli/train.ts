@@ -77,6 +77,11 @@ export async function trainCommand(opts: AdapterOptions & Record<string, string 
         bar.start(bar.getTotal(), step);
       },
       shouldStop: () => stop,
+      onSkipped: (summary) => {
+        bar.stop();
+        process.stderr.write(`groupvit: warning: ${summary}\n`);
+        bar.start(bar.getTotal(), (bar as unknown as { value: number }).value);
+      },
     });
     bar.stop();
     if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');

@@ -2,13 +2,16 @@
 // and answers each requested step with the batch's typed arrays (transferred, not copied).
 import { parentPort, workerData } from 'node:worker_threads';
 import { makeSource, type SourceSpec } from './source-spec.js';
+import { SkipLog } from '../data/records.js';
 
-const source = makeSource(workerData as SourceSpec);
+const skipped = new SkipLog();
+const source = makeSource(workerData as SourceSpec, skipped);
 parentPort!.on('message', (step: number) => {
   try {
     const b = source.batch(step);
     const transfer = [b.pixels.buffer, b.captionIds.buffer, ...(b.promptIds ? [b.promptIds.buffer] : [])] as ArrayBuffer[];
-    parentPort!.postMessage({ step, batch: b }, transfer);
+    // unreadable images met while making this batch travel back so the main thread can warn with counts
+    parentPort!.postMessage({ step, batch: b, skippedTotal: skipped.total, skippedSummary: skipped.summary() }, transfer);
   } catch (e) {
     parentPort!.postMessage({ step, error: (e as Error).message });
   }

@@ -14,10 +14,17 @@ export class PrefetchingBatches {
   private closing = false;
   /** Milliseconds the training loop spent waiting for data (the GPU idle because of the input pipeline). */
   waitedMs = 0;
+  /** Records the worker skipped so far (unreadable images), and its one-line summary. */
+  skippedTotal = 0;
+  skippedSummary = '';
 
   constructor(spec: SourceSpec, private depth = 2) {
     this.worker = new Worker(new URL('./batch-worker.js', import.meta.url), { workerData: spec });
-    this.worker.on('message', (m: { step: number; batch?: StepInput; error?: string }) => {
+    this.worker.on('message', (m: { step: number; batch?: StepInput; error?: string; skippedTotal?: number; skippedSummary?: string }) => {
+      if (m.skippedTotal !== undefined && m.skippedTotal > this.skippedTotal) {
+        this.skippedTotal = m.skippedTotal;
+        this.skippedSummary = m.skippedSummary ?? '';
+      }
       const w = this.waiting.get(m.step);
       if (!w) return;
       this.waiting.delete(m.step);

@@ -40,6 +40,8 @@ export interface TrainHooks {
   onStep?(step: number, r: StepResult & { lr: number; imagesPerSecond: number }): void;
   onEval?(step: number, report: EvalReport): void;
   onCheckpoint?(step: number, dir: string): void;
+  /** Unreadable records met while training (they were skipped and replaced): a counted warning. */
+  onSkipped?(summary: string): void;
   /** Polled after every step: true stops the run cleanly (a snapshot is saved first). */
   shouldStop?(): boolean;
 }
@@ -131,6 +133,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   let stoppedEarly = false;
   const t0 = Date.now();
   let waitedBefore = 0;
+  let skippedReported = 0;
   // Batches come from a worker thread ahead of the GPU; the in-thread source stays for describe() and as the fallback.
   const prefetch = o.prefetch === false ? null : new PrefetchingBatches(spec);
   try {
@@ -157,6 +160,11 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
         JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
       );
       hooks.onStep?.(step, { ...r, lr, imagesPerSecond });
+      const skippedNow = prefetch ? prefetch.skippedTotal : source instanceof RecordBatches ? source.index.skipped.total : 0;
+      if (skippedNow > skippedReported) {
+        skippedReported = skippedNow;
+        hooks.onSkipped?.(prefetch ? prefetch.skippedSummary : (source as RecordBatches).index.skipped.summary());
+      }
       const stop = hooks.shouldStop?.() ?? false;
       if (recipe.evalEvery > 0 && step % recipe.evalEvery === 0 && o.data === 'synthetic') {
         const report = await evaluateShapes(model, tok, { seed: o.seed, count: o.evalCount ?? 100, imageSize: size });

@@ -103,8 +103,11 @@ test('user data: captions.jsonl with unreadable images and empty captions trains
   lines.push(JSON.stringify({ image: 'img0.png', caption: '' }));
   writeFileSync(join(dir, 'captions.jsonl'), lines.join('\n') + '\n');
   const out = mkdtempSync(join(tmpdir(), 'gv-e-'));
-  const s = await train(opts(out, { data: dir, steps: 2, batchSize: 4 }));
+  const warnings: string[] = [];
+  const s = await train(opts(out, { data: dir, steps: 2, batchSize: 4 }), { onSkipped: (w) => warnings.push(w) });
   assert.equal(s.endStep, 2);
+  // the empty caption is skipped at indexing; the broken PNG when a batch reaches it (in the worker thread)
+  assert.ok(warnings.some((w) => /skipped 1 record \(1 unreadable image\)/.test(w)), warnings.join(' | '));
   await assert.rejects(train(opts(mkdtempSync(join(tmpdir(), 'gv-f-')), { data: join(dir, 'missing') })), UserError);
 });
 
