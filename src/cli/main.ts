@@ -89,8 +89,11 @@ export function buildProgram(): Command {
 
   gpuOptions(program.command('eval').description('zero-shot segmentation scored as per-class IoU and mIoU on held-out generated scenes'))
     .option('--weights <dir>', 'a trained model folder (config.json + model.safetensors)')
-    .option('--data <synthetic>', 'the evaluation data', 'synthetic')
-    .option('--count <n>', 'number of held-out scenes', '500')
+    .option('--data <synthetic|DIR>', "'synthetic' (held-out generated scenes) or a VOC-layout folder", 'synthetic')
+    .option('--count <n>', 'number of images (synthetic default 500; a VOC folder: all of the split)')
+    .option('--classes <a,b,...>', "class names for a VOC-layout folder's label indices 1..K (default: VOC's 20)")
+    .option('--split <name>', 'ImageSets/Segmentation/<name>.txt of a VOC-layout folder', 'val')
+    .option('--protocol <paper|fast>', 'segmentation protocol for a VOC-layout folder')
     .option('--seed <n>', 'world seed of the evaluation split', '0')
     .option('--bg-thresh <t>', 'background threshold', '0.95')
     .option('--json', 'print machine-readable JSON on stdout')
