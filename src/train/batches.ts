@@ -10,6 +10,8 @@ import { Random, mix32 } from '../util/random.js';
 import type { StepInput } from './step.js';
 
 export interface PromptSpec {
+  /** Chance that a generated scene's caption leaves out the colours (an ablation; 0 = as specified). */
+  captionColourDrop?: number;
   k: number;
   /** Attach each prompt's noun so the loss can treat identical nouns as shared positives. */
   sharedTargets?: boolean;
@@ -51,6 +53,7 @@ export class ShapesBatches implements BatchSource {
   constructor(readonly seed: number, readonly batchSize: number, readonly imageSize: number, readonly tok: Tokenizer, readonly prompts: PromptSpec) {
     this.data = new ShapesDataset({
       seed, split: 'train', imageSize,
+      caption: prompts.captionColourDrop ? { colourDrop: prompts.captionColourDrop } : undefined,
       prompts: { k: Math.max(prompts.k, 1), templates: prompts.templates, withModifiers: prompts.withModifiers },
     });
   }

@@ -16,6 +16,12 @@ export interface CaptionOptions {
   backdropChance?: number;
   /** Chance of a framing prefix such as "an image of". */
   framingChance?: number;
+  /**
+   * Chance that a caption names the shapes without their colours ("a star and two circles"). 0 by default (every
+   * object with its colour, as specified); an ablation: with colours always present, matching captions never needs
+   * the shapes, and the image tower learns colours only (TRAINING-NOTES.md).
+   */
+  colourDrop?: number;
 }
 
 const NUMBERS = ['zero', 'one', 'two', 'three'];
@@ -28,10 +34,11 @@ function article(word: string): string {
   return /^[aeiou]/.test(word) ? 'an' : 'a';
 }
 
-function itemPhrase(item: Item): string {
+function itemPhrase(item: Item, withColour = true): string {
   const n = item.objects.length;
-  if (n === 1) return `${article(item.colour)} ${item.colour} ${item.shape}`;
-  return `${NUMBERS[n] ?? String(n)} ${item.colour} ${pluralShape(item.shape)}`;
+  const colour = withColour ? `${item.colour} ` : '';
+  if (n === 1) return `${article(colour || item.shape)} ${colour}${item.shape}`;
+  return `${NUMBERS[n] ?? String(n)} ${colour}${pluralShape(item.shape)}`;
 }
 
 /** Where an object sits, by thirds of the picture: "on the left", "in the top right corner", … */
@@ -93,9 +100,12 @@ export function captionScene(
   rng: Random,
   opts: CaptionOptions = {},
 ): string {
-  const { backdropChance = 0.35, framingChance = 0.15 } = opts;
-  const items = rng.shuffle(groupItems(objects));
-  const phrases = items.map(itemPhrase);
+  const { backdropChance = 0.35, framingChance = 0.15, colourDrop = 0 } = opts;
+  // drawn only when the option is on, so the default captions stay byte-identical
+  const colourless = colourDrop > 0 && rng.chance(colourDrop);
+  // colourless: one stand-in colour for all, so that objects group by shape alone ("two stars")
+  const items = rng.shuffle(colourless ? groupItems(objects.map((o) => ({ ...o, colour: 'red' as const }))) : groupItems(objects));
+  const phrases = items.map((it) => itemPhrase(it, !colourless));
   const where = (it: Item): string => positionPhrase(it.objects[0], width, height);
   const single = (it: Item): boolean => it.objects.length === 1;
   const beVerb = items.length === 1 && single(items[0]) ? 'is' : 'are';
@@ -104,7 +114,7 @@ export function captionScene(
   if (items.length === 1) {
     const [a] = phrases;
     options.push(() => `${a} ${where(items[0])}`, () => `there ${beVerb} ${a} ${where(items[0])}`);
-    if (single(items[0])) options.push(() => `a single ${items[0].colour} ${items[0].shape}`, () => `just ${a}`);
+    if (single(items[0])) options.push(() => `a single ${colourless ? '' : `${items[0].colour} `}${items[0].shape}`, () => `just ${a}`);
   } else if (items.length === 2) {
     const [a, b] = phrases;
     const verb = single(items[0]) ? 'is' : 'are';
