@@ -113,6 +113,8 @@ export function buildProgram(): Command {
     .option('--mode <m>', 'whole (one pass over the resized image) or slide (averaged sliding windows)')
     .option('--size <px>', 'short side of the resized image, and the window size when sliding')
     .option('--stride <px>', 'sliding-window stride (default: half the size)')
+    .option('--config <file>', 'config.json for weights that have none beside them (an NVlabs .pth)')
+    .option('--preset <name>', 'built-in config for such weights: gcc-yfcc (default) or gcc-redcap')
     .option('--json', 'print the summary of every image as JSON on stdout')
     .action(async (images, opts) => {
       await segmentCommand(images, opts);

@@ -1,7 +1,7 @@
 // `groupvit segment IMAGE... --classes a,b,c`: zero-shot segmentation of any image with any class names. The model
 // and the class embeddings are made once for all images; each image gets NAME.mask.png, NAME.overlay.png and
 // NAME.groups.png and a summary line per class (or all of it as JSON on stdout with --json).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
@@ -11,6 +11,7 @@ import { DEFAULT_TEMPLATES, Segmenter, resolveSettings, type Mode, type Protocol
 import { checkImageFile, parseClasses, parseTemplates, type ImageInput } from '../segment/inputs.js';
 import { writeOutputs, type OutputPaths } from '../segment/render.js';
 import { UserError } from '../util/errors.js';
+import { resolveConfig } from '../model/source.js';
 
 export interface SegmentCommandOptions extends AdapterOptions {
   classes: string;
@@ -23,6 +24,9 @@ export interface SegmentCommandOptions extends AdapterOptions {
   stride?: string | number;
   protocol?: string;
   json?: boolean;
+  /** For weights without a config.json beside them (an NVlabs .pth): a config file or a built-in preset. */
+  config?: string;
+  preset?: string;
 }
 
 export interface ImageReport {
@@ -127,7 +131,12 @@ export async function segmentCommand(
     }
   }
 
-  const segmenter = await Segmenter.load({ weights, gpu: { adapter: opts.adapter, backend: opts.backend } });
+  // An NVlabs .pth carries no configuration: --config FILE, --preset NAME, a config.json beside it, or gcc-yfcc.
+  const present = existsSync(weights);
+  const besideConfig = present && existsSync(join(statSync(weights).isDirectory() ? weights : dirname(weights), 'config.json'));
+  const pickConfig = present && (opts.config !== undefined || opts.preset !== undefined || (!besideConfig && !statSync(weights).isDirectory()));
+  const config = pickConfig ? resolveConfig(weights, { config: opts.config, preset: opts.preset }).config : undefined;
+  const segmenter = await Segmenter.load({ weights, config, gpu: { adapter: opts.adapter, backend: opts.backend } });
   try {
     const settings = resolveSettings(segmenter.config, segOpts);
     for (const inp of inputs) segmenter.checkFits(inp, settings, inp.path);

@@ -285,3 +285,14 @@ test('the command: --json is the only thing on stdout; errors exit 1 with one li
   const summary = JSON.parse(shipped.stdout);
   assert.ok(JSON.stringify(summary).includes('shapes-1'), 'the summary names the image');
 });
+
+test('an NVlabs .pth alone segments with --config, and without one falls back to gcc-yfcc (named-tensor error here)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gv-pth-'));
+  copyFileSync(join(FIXTURE, 'nvlabs_checkpoint.pth'), join(dir, 'model.pth'));
+  const img = join(process.cwd(), 'examples', 'shapes-1.png');
+  const { report } = await run([img], { weights: join(dir, 'model.pth'), config: join(FIXTURE, 'config.json'), out: dir });
+  assert.equal(report.images.length, 1);
+  assert.ok(existsSync(join(dir, 'shapes-1.mask.png')));
+  await userError(run([img], { weights: join(dir, 'model.pth'), out: dir }), /do not fit the model's configuration: .*wrong shape/);
+  await userError(run([img], { weights: join(dir, 'model.pth'), preset: 'no-such-preset', out: dir }), /preset/i);
+});
