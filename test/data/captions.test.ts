@@ -122,3 +122,16 @@ test('dataset samples carry nouns and prompts built from their caption', () => {
     for (const p of s.prompts) assert.ok(p === s.caption || s.nouns.some((n) => p.includes(n.phrase)), p);
   }
 });
+
+test('colourDrop: captions name the shapes without colours; counts regroup by shape', async () => {
+  const { ShapesDataset } = await import('../../src/data/shapes/dataset.js');
+  const { COLOUR_NAMES, SHAPES } = await import('../../src/data/shapes/world.js');
+  const d = new ShapesDataset({ seed: 4, split: 'train', caption: { colourDrop: 1 } });
+  for (let i = 0; i < 40; i++) {
+    const s = d.sample(i);
+    for (const c of COLOUR_NAMES) assert.ok(!new RegExp(`\\b${c}\\b`).test(s.caption), `${s.caption} names ${c}`);
+    const visible = new Set(s.objects.filter((o) => o.visiblePixels >= 4).map((o) => o.shape));
+    for (const shape of visible) assert.ok(s.caption.includes(shape.slice(0, 4)), `${s.caption} misses ${shape}`);
+    assert.ok(SHAPES.some((sh) => s.caption.includes(sh.slice(0, 4))));
+  }
+});
