@@ -4,7 +4,7 @@ import { ShapesDataset } from '../../src/data/shapes/dataset.js';
 import { captionScene, pluralShape } from '../../src/data/shapes/captions.js';
 import { extractNouns } from '../../src/data/shapes/nouns.js';
 import type { Backdrop, SceneObject } from '../../src/data/shapes/scene.js';
-import { classIndex, type ColourName, type ShapeName } from '../../src/data/shapes/world.js';
+import { COLOUR_NAMES, SHAPES, classIndex, type ColourName, type ShapeName } from '../../src/data/shapes/world.js';
 import { makePrompts, promptsForCaption, promptWords } from '../../src/data/prompts.js';
 import { FULL_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES, SUBSET_IMAGENET_TEMPLATES, fillTemplate } from '../../src/data/templates.js';
 import { Random } from '../../src/util/random.js';
@@ -123,9 +123,7 @@ test('dataset samples carry nouns and prompts built from their caption', () => {
   }
 });
 
-test('colourDrop: captions name the shapes without colours; counts regroup by shape', async () => {
-  const { ShapesDataset } = await import('../../src/data/shapes/dataset.js');
-  const { COLOUR_NAMES, SHAPES } = await import('../../src/data/shapes/world.js');
+test('colourDrop: captions name the shapes without colours; counts regroup by shape', () => {
   const d = new ShapesDataset({ seed: 4, split: 'train', caption: { colourDrop: 1 } });
   for (let i = 0; i < 40; i++) {
     const s = d.sample(i);
