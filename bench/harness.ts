@@ -36,19 +36,18 @@ export function percentile(sorted: number[], q: number): number {
 }
 
 /**
- * Times `record` (which records GPU work into the current encoder) end to end: each repetition records, submits and
- * waits for the GPU (`gpu().sync()`), so a sample includes one submit and the wait.
+ * Times `run(inner)` — `inner` calls followed by one submit-and-wait — reporting the per-call mean of each sample.
+ * With inner 'auto', one untimed call sizes the batch so that a sample lasts ~20 ms: a fast GPU is then not timed
+ * by its submit latency. Shared by our kernels (timeGpu) and the TF.js peer, so both are timed alike.
  */
-export async function timeGpu(record: () => void, opts: TimeOptions = {}): Promise<Timing> {
+export async function timeBatched(run: (inner: number) => Promise<void>, opts: TimeOptions = {}): Promise<Timing> {
   const { warmup = 1, minReps = 3, maxReps = 20, budgetMs = 3000 } = opts;
-  const g = gpu();
   let first = Infinity;
   // 'auto' needs one untimed call to size the batch; a fixed inner count may skip warm-up entirely
   const warm = typeof opts.inner === 'number' ? warmup : Math.max(1, warmup);
   for (let i = 0; i < warm; i++) {
     const t0 = performance.now();
-    record();
-    await g.sync();
+    await run(1);
     first = Math.min(first, performance.now() - t0);
   }
   const inner = typeof opts.inner === 'number' ? opts.inner : Math.max(1, Math.min(200, Math.ceil(20 / Math.max(first, 0.01))));
@@ -56,14 +55,22 @@ export async function timeGpu(record: () => void, opts: TimeOptions = {}): Promi
   let spent = 0;
   while (samples.length < minReps || (samples.length < maxReps && spent < budgetMs)) {
     const t0 = performance.now();
-    for (let i = 0; i < inner; i++) record();
-    await g.sync();
+    await run(inner);
     const dt = performance.now() - t0;
     samples.push(dt / inner);
     spent += dt;
   }
   const sorted = samples.slice().sort((a, b) => a - b);
   return { samples, p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), min: sorted[0] };
+}
+
+/** Times `record` (which records GPU work into the current encoder): each sample records, submits and waits. */
+export async function timeGpu(record: () => void, opts: TimeOptions = {}): Promise<Timing> {
+  const g = gpu();
+  return timeBatched(async (inner) => {
+    for (let i = 0; i < inner; i++) record();
+    await g.sync();
+  }, opts);
 }
 
 export interface Peak {

@@ -2,7 +2,7 @@
 // adapter) as ours, timed the same way (warm-up, then submit-and-wait per sample). A development dependency, loaded
 // with a dynamic import: when it is missing the peer columns are skipped with a note.
 import { gpu } from '../src/gpu/runtime.js';
-import { percentile, settle, uniformData, type TimeOptions, type Timing } from './harness.js';
+import { settle, timeBatched, uniformData, type TimeOptions, type Timing } from './harness.js';
 
 // The slice of tfjs-core the benchmark uses (typed loosely so the package stays optional at build and run time).
 export interface TfTensor {
@@ -109,33 +109,14 @@ export async function loadTfjsPeer(): Promise<PeerResult> {
     sync,
     tensor: (data, shape) => tf.tensor(data, shape),
     async time(fn, opts = {}) {
-      const { warmup = 1, minReps = 3, maxReps = 20, budgetMs = 3000 } = opts;
-      // as timeGpu: a sample is `inner` calls and one submit-and-wait, sized to last ~20 ms ('auto'), reported per call
-      const run = async (inner: number) => {
+      // a sample is `inner` calls and one submit-and-wait, as timeGpu times ours
+      return timeBatched(async (inner) => {
         for (let i = 0; i < inner; i++) {
           const out = tf.tidy(fn);
           for (const t of Array.isArray(out) ? out : [out]) t.dispose(); // released by TF.js after its next submit
         }
         await sync();
-      };
-      let first = Infinity;
-      for (let i = 0; i < Math.max(1, warmup); i++) {
-        const t0 = performance.now();
-        await run(1);
-        first = Math.min(first, performance.now() - t0);
-      }
-      const inner = typeof opts.inner === 'number' ? opts.inner : Math.max(1, Math.min(200, Math.ceil(20 / Math.max(first, 0.01))));
-      const samples: number[] = [];
-      let spent = 0;
-      while (samples.length < minReps || (samples.length < maxReps && spent < budgetMs)) {
-        const t0 = performance.now();
-        await run(inner);
-        const dt = performance.now() - t0;
-        samples.push(dt / inner);
-        spent += dt;
-      }
-      const sorted = samples.slice().sort((a, b) => a - b);
-      return { samples, p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), min: sorted[0] };
+      }, opts);
     },
     dispose() {
       try {
