@@ -3,7 +3,6 @@
 // already split into heads and pre-scaled, so it pays no transposes or scaling: a conservative comparison; for the
 // causal case it also skips the mask). A table on stderr; `--json` prints one object on stdout.
 //   node dist/bench/attention.js [--quick] [--json] [--impl auto|rows|tiled] [--no-backward]
-import { pathToFileURL } from 'node:url';
 import { gpu, initGpu, releaseGpu } from '../src/gpu/runtime.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { backward, noGrad } from '../src/tensor/tape.js';
@@ -11,6 +10,7 @@ import { attention, attentionFlops, type AttentionImpl } from '../src/ops/attent
 import { matmul } from '../src/ops/matmul.js';
 import { softmax } from '../src/ops/softmax.js';
 import { adapterSummary, fmt, formatTable, parseFlags, timeGpu, uniformData, type Timing } from './harness.js';
+import { runAsScript } from './harness.js';
 
 export interface AttentionCase {
   name: string;
@@ -227,9 +227,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e) => {
-    process.stderr.write(`${e instanceof Error ? e.stack : e}\n`);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, main);

@@ -1,6 +1,7 @@
 // Shared pieces of the benchmarks: timing with warm-up and percentiles, the adapter's ceilings, a stderr table and
 // the common flags. Every figure a benchmark reports is measured in the same run as its baselines.
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { gpu } from '../src/gpu/runtime.js';
 import type { AdapterDescription } from '../src/gpu/adapter.js';
 
@@ -213,4 +214,13 @@ export async function measureBandwidth(quick = false, mib?: number): Promise<Ban
   g.releaseBuffer(src);
   g.releaseBuffer(dst);
   return { gbps: (2 * size) / (t.p50 * 1e6), p50: t.p50, bytes: 2 * size };
+}
+
+/** Runs `main` when this module is the script node was started with (bench files are both libraries and scripts). */
+export function runAsScript(moduleUrl: string, main: () => Promise<void>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  main().catch((e) => {
+    process.stderr.write(`${e instanceof Error ? e.stack : e}\n`);
+    process.exit(1);
+  });
 }

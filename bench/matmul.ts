@@ -1,10 +1,10 @@
 // Matmul benchmark: the adapter's fma peak, then our matmul at the model's shapes against the naive kernel in the same
 // run. A table on stderr; `--json` prints one object on stdout; `--quick` shrinks the repetitions.
 //   node dist/bench/matmul.js [--quick] [--json] [--variant auto|register|tiled|naive] [--tm 4 --tn 4 --wgx 8 --wgy 8]
-import { pathToFileURL } from 'node:url';
 import { gpu, initGpu, releaseGpu } from '../src/gpu/runtime.js';
 import { gemm, gemmKernel, setMatmulTuning, type GemmSpec, type MatmulVariant } from '../src/ops/matmul.js';
 import { adapterSummary, fmt, formatTable, measurePeak, parseFlags, timeGpu, uniformData, type Peak } from './harness.js';
+import { runAsScript } from './harness.js';
 
 export interface MatmulCase {
   name: string;
@@ -227,9 +227,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e) => {
-    process.stderr.write(`${e instanceof Error ? e.stack : e}\n`);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, main);
