@@ -30,7 +30,16 @@ export interface VisionConfig {
   layer_norm_eps: number;
   assign_eps: number;
   assign_mlp_ratio: [number, number];
+  /**
+   * How pixels become tokens: 'linear' (the official model: one Conv2d with kernel = stride = patch_size) or 'conv',
+   * this project's convolutional stem (a 3×3 stride-2 convolution, then 2×2 merges; PatchEmbeddings in vision.ts).
+   * Absent means 'linear', so the configs of the released models are written back unchanged.
+   */
+  patch_embed?: PatchEmbedKind;
 }
+
+export type PatchEmbedKind = 'linear' | 'conv';
+export const PATCH_EMBED_KINDS: readonly PatchEmbedKind[] = ['linear', 'conv'];
 
 export interface GroupViTConfig {
   text_config: TextConfig;
@@ -80,6 +89,14 @@ export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
   if (vision.num_output_groups.length < stages - 1) throw bad('vision_config.num_output_groups needs an entry per grouping stage');
   if (text.hidden_size % text.num_attention_heads) throw bad('text hidden_size must be divisible by its heads');
   if (vision.hidden_size % vision.num_attention_heads) throw bad('vision hidden_size must be divisible by its heads');
+  if (vision.patch_embed !== undefined && !PATCH_EMBED_KINDS.includes(vision.patch_embed)) {
+    throw bad(`vision_config.patch_embed must be ${PATCH_EMBED_KINDS.map((k) => `"${k}"`).join(' or ')}, not ${JSON.stringify(vision.patch_embed)}`);
+  }
+  if (vision.patch_embed === 'conv') {
+    const p = vision.patch_size;
+    if (p < 4 || (p & (p - 1)) !== 0) throw bad(`vision_config.patch_embed "conv" halves the grid per layer, so patch_size must be a power of two of at least 4, not ${p}`);
+    if (vision.hidden_size % 2) throw bad(`vision_config.patch_embed "conv" starts at half the width, so hidden_size must be even, not ${vision.hidden_size}`);
+  }
   if (!isPosInt(cfg.projection_dim) || !isPosInt(cfg.projection_intermediate_dim)) throw bad('projection dims must be positive integers');
   return cfg;
 }

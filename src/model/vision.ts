@@ -1,16 +1,18 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Module, param } from '../nn/module.js';
 import { LayerNorm } from '../nn/layernorm.js';
+import { Linear } from '../nn/linear.js';
 import { Mlp, MixerMlp } from '../nn/mlp.js';
 import { MultiHeadAttention } from '../nn/attention.js';
 import { truncNormal } from '../nn/init.js';
 import { add, fill, scaleRows } from '../ops/elementwise.js';
 import { concat, slice } from '../ops/shape.js';
-import { patchify } from '../ops/patch.js';
+import { im2col, patchify, spaceToDepth } from '../ops/patch.js';
+import { relu } from '../ops/activation.js';
 import { matmul } from '../ops/matmul.js';
 import { mean } from '../ops/reduce.js';
 import { Rng } from '../util/rng.js';
-import type { VisionConfig } from './config.js';
+import type { PatchEmbedKind, VisionConfig } from './config.js';
 import { GroupingBlock, type GroupingOptions } from './grouping.js';
 import { resizePosEmbed } from './pos-embed.js';
 import { traceSet, type Trace } from './trace.js';
@@ -64,12 +66,20 @@ export function hashSeed(seed: number, step: number, site: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 
-// Patch embedding: Conv2d(k = s = p) as im2col + matmul, then LayerNorm   pixels:[B, 3, H, W] -> [B, gh·gw, C]
+// Patch embedding: Conv2d(k = s = p) as im2col + matmul (the official model), or the convolutional stem
+//   pixels:[B, 3, H, W] -> [B, gh·gw, C], gh = floor(H/p)
 export class PatchEmbeddings extends Module {
-  projection: { weight: Tensor; bias: Tensor };
+  /** kind 'linear': the Conv2d's weight and bias. */
+  projection?: { weight: Tensor; bias: Tensor };
+  /** kind 'conv'. */
+  stem?: ConvStem;
 
-  constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng) {
+  constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng, readonly kind: PatchEmbedKind = 'linear') {
     super();
+    if (kind === 'conv') {
+      this.stem = new ConvStem(channels, patch, dim, rng);
+      return;
+    }
     // stored in Conv2d's [C, Ch, p, p] shape so checkpoints map one to one
     const weight = param(truncNormal([dim, channels, patch, patch], 0.02, rng));
     const bias = param(Tensor.zeros([dim]));
@@ -80,9 +90,73 @@ export class PatchEmbeddings extends Module {
   }
 
   forward(pixels: Tensor): { x: Tensor; gh: number; gw: number } {
+    if (this.stem) return this.stem.forward(pixels);
+    const projection = this.projection!;
     const { patches, gh, gw } = patchify(pixels, this.patch);
-    const w = this.projection.weight.view([this.dim, this.channels * this.patch * this.patch]);
-    return { x: matmul(patches, w, { transB: true, bias: this.projection.bias }), gh, gw };
+    const w = projection.weight.view([this.dim, this.channels * this.patch * this.patch]);
+    return { x: matmul(patches, w, { transB: true, bias: projection.bias }), gh, gw };
+  }
+}
+
+// A Conv2d's parameters in PyTorch's layout: weight [out, in, k, k], bias [out]
+export class Conv2dParams extends Module {
+  weight: Tensor;
+  bias: Tensor;
+
+  constructor(readonly outChannels: number, readonly inChannels: number, readonly k: number, std: number, rng: Rng) {
+    super();
+    this.weight = param(truncNormal([outChannels, inChannels, k, k], std, rng));
+    this.bias = param(Tensor.zeros([outChannels]));
+  }
+}
+
+/**
+ * Convolutional stem (vision_config.patch_embed 'conv'; not in the official model): TRAINING-NOTES found that the
+ * linear patch embedding of a tiny ViT learns colours but not shapes, and a few stride-2 convolutions fix that.
+ *   conv 3×3 stride 2 padding 1 to C/2 channels, ReLU                  [B, 3, H, W] -> [B, (H/2)·(W/2), C/2]
+ *   per further halving: 2×2 space-to-depth, Linear 4C' -> C, ReLU     [B, h·w, C'] -> [B, (h/2)·(w/2), C]
+ * until the grid is H/p; the last Linear has no ReLU (the embeddings' LayerNorm follows). A merge's Linear on the
+ * (c, dy, dx)-ordered merged channels is a Conv2d(2, stride 2) whose weight [C, C', 2, 2] is flattened to [C, 4C'].
+ * Weights: He (kaiming) fan-in std sqrt(2/fan_in) where a ReLU follows, sqrt(1/fan_in) for the last (the truncated
+ * normal of every other init here, cut at 2 std); zero biases.
+ */
+export class ConvStem extends Module {
+  conv: Conv2dParams;
+  merges: Linear[];
+
+  constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng) {
+    super();
+    const halvings = Math.log2(patch);
+    if (!Number.isInteger(halvings) || halvings < 2) throw new Error(`conv stem: patch size ${patch} is not a power of two of at least 4`);
+    if (dim % 2) throw new Error(`conv stem: width ${dim} is odd, and the first layer has half of it`);
+    const c1 = dim / 2;
+    this.conv = new Conv2dParams(c1, channels, 3, Math.sqrt(2 / (channels * 9)), rng);
+    this.merges = [];
+    for (let i = 0; i < halvings - 1; i++) {
+      const fanIn = 4 * (i === 0 ? c1 : dim);
+      const last = i === halvings - 2;
+      this.merges.push(new Linear(fanIn, dim, rng, { std: Math.sqrt((last ? 1 : 2) / fanIn) }));
+    }
+  }
+
+  forward(pixels: Tensor): { x: Tensor; gh: number; gw: number } {
+    const [, , h, w] = pixels.shape;
+    const p = this.patch;
+    if (h < p || w < p) throw new Error(`conv stem: a ${h}x${w} image is smaller than one ${p}x${p} patch`);
+    // The stem reads the pixels of the whole patches only, as the linear embedding does: then every stride-2 layer
+    // halves an even grid, and the token grid is floor(H/p) × floor(W/p) whatever the remainder.
+    const extent: [number, number] = [Math.floor(h / p) * p, Math.floor(w / p) * p];
+    const { patches, gh, gw } = im2col(pixels, { k: 3, s: 2, pad: 1 }, extent);
+    const c1 = this.conv.outChannels;
+    let x = relu(matmul(patches, this.conv.weight.view([c1, this.channels * 9]), { transB: true, bias: this.conv.bias }));
+    let grid = [gh, gw];
+    this.merges.forEach((merge, i) => {
+      const m = spaceToDepth(x, grid[0], grid[1]);
+      const y = merge.forward(m.x);
+      x = i < this.merges.length - 1 ? relu(y) : y;
+      grid = [m.gh, m.gw];
+    });
+    return { x, gh: grid[0], gw: grid[1] };
   }
 }
 
@@ -95,7 +169,7 @@ export class VisionEmbeddings extends Module {
   constructor(readonly cfg: VisionConfig, rng: Rng) {
     super();
     const grid = Math.floor(cfg.image_size / cfg.patch_size);
-    this.patch_embeddings = new PatchEmbeddings(cfg.num_channels, cfg.patch_size, cfg.hidden_size, rng);
+    this.patch_embeddings = new PatchEmbeddings(cfg.num_channels, cfg.patch_size, cfg.hidden_size, rng, cfg.patch_embed ?? 'linear');
     this.layernorm = new LayerNorm(cfg.hidden_size, cfg.layer_norm_eps);
     this.position_embeddings = param(truncNormal([1, grid * grid, cfg.hidden_size], 0.02, rng));
   }

@@ -1,12 +1,60 @@
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, shapeStr } from '../tensor/tensor.js';
+import { record } from '../tensor/tape.js';
 import { grid1d, run } from './dispatch.js';
 
-// im2col   pixels:[B, Ch, H, W] -> [B, gh·gw, Ch·p·p]; not differentiable (pixels are data, never parameters)
-export function patchify(pixels: Tensor, p: number): { patches: Tensor; gh: number; gw: number } {
+/** A convolution window: side k, stride s, zero padding pad before the first row and column. */
+export interface ConvWindow {
+  k: number;
+  s: number;
+  pad: number;
+}
+
+/** Output positions of a window sliding over `size` pixels (Conv2d's floor((size + 2·pad − k)/s) + 1). */
+export function convOutSize(size: number, win: ConvWindow): number {
+  return Math.floor((size + 2 * win.pad - win.k) / win.s) + 1;
+}
+
+// im2col   pixels:[B, Ch, H, W] -> [B, gh·gw, Ch·k·k]; not differentiable (pixels are data, never parameters)
+// Only the first extent = [eh, ew] rows and columns are read, the rest is padding: a crop without a copy.
+export function im2col(pixels: Tensor, win: ConvWindow, extent?: [number, number]): { patches: Tensor; gh: number; gw: number } {
   const [b, ch, h, w] = pixels.shape;
-  const gh = Math.floor(h / p);
-  const gw = Math.floor(w / p);
-  const patches = Tensor.empty([b, gh * gw, ch * p * p]);
-  run({ file: 'patch', entry: 'patchify_forward', uniforms: [b, ch, h, w, p, gh, gw], buffers: [pixels.buffer, patches.buffer], workgroups: grid1d(patches.size) });
+  const [eh, ew] = extent ?? [h, w];
+  const { k, s, pad } = win;
+  if (pixels.rank !== 4 || eh > h || ew > w) throw new Error(`im2col: pixels ${shapeStr(pixels.shape)} are not [B, Ch, H, W] with ${eh}x${ew} inside`);
+  const gh = convOutSize(eh, win);
+  const gw = convOutSize(ew, win);
+  if (gh < 1 || gw < 1) throw new Error(`im2col: a ${k}x${k} window (padding ${pad}) does not fit ${eh}x${ew} pixels`);
+  const patches = Tensor.empty([b, gh * gw, ch * k * k]);
+  run({
+    file: 'patch', entry: 'im2col_forward', uniforms: [b, ch, h, w, eh, ew, k, s, pad, gh, gw],
+    buffers: [pixels.buffer, patches.buffer], workgroups: grid1d(patches.size),
+  });
   return { patches, gh, gw };
+}
+
+// Patch embedding's im2col   pixels:[B, Ch, H, W] -> [B, gh·gw, Ch·p·p], gh = floor(H/p) (the remainder is dropped)
+export function patchify(pixels: Tensor, p: number): { patches: Tensor; gh: number; gw: number } {
+  return im2col(pixels, { k: p, s: p, pad: 0 });
+}
+
+function spaceToDepthKernel(entry: 'space_to_depth_forward' | 'space_to_depth_backward', src: Tensor, outShape: readonly number[], dims: number[]): Tensor {
+  const out = Tensor.empty(outShape);
+  const [b, c, h, w, k, gh, gw] = dims;
+  run({ file: 'patch', entry, uniforms: [b, c, h, w, h, w, k, k, 0, gh, gw], buffers: [src.buffer, out.buffer], workgroups: grid1d(out.size) });
+  return out;
+}
+
+// Merge of 2×2 neighbouring tokens   x:[B, h·w, C] -> [B, (h/2)·(w/2), 4C], channels in Conv2d order (c, dy, dx);
+// an odd last row or column is dropped (its gradient is zero), as a stride-2 Conv2d without padding floors it.
+export function spaceToDepth(x: Tensor, h: number, w: number): { x: Tensor; gh: number; gw: number } {
+  const k = 2;
+  const [b, n, c] = x.shape;
+  if (x.rank !== 3 || n !== h * w) throw new Error(`spaceToDepth: ${shapeStr(x.shape)} is not a ${h}x${w} grid of tokens`);
+  const gh = Math.floor(h / k);
+  const gw = Math.floor(w / k);
+  if (gh < 1 || gw < 1) throw new Error(`spaceToDepth: a ${h}x${w} grid has no whole 2x2 block`);
+  const dims = [b, c, h, w, k, gh, gw];
+  const out = spaceToDepthKernel('space_to_depth_forward', x, [b, gh * gw, c * k * k], dims);
+  record([x], out, (g) => [spaceToDepthKernel('space_to_depth_backward', g, x.shape, dims)]);
+  return { x: out, gh, gw };
 }

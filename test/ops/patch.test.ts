@@ -1,11 +1,13 @@
 // im2col for the patch embedding: the order (c, ky, kx) of a Conv2d weight, pixels past the last whole patch dropped
-// as Conv2d floors them (a non-square image whose sides are not multiples of the patch).
+// as Conv2d floors them (a non-square image whose sides are not multiples of the patch). The same gather with a
+// 3×3 stride-2 padded window (the convolutional stem's first layer), and the stem's 2×2 token merge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useGpu, randn } from '../helpers.js';
 import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
 import { noGrad } from '../../src/tensor/tape.js';
-import { patchify } from '../../src/ops/patch.js';
+import { im2col, patchify, spaceToDepth } from '../../src/ops/patch.js';
+import { gradCheck } from '../gradcheck.js';
 
 useGpu();
 
@@ -26,5 +28,79 @@ test('patchify [2,3,19,21] with 4-pixel patches equals the plain-loop reference 
     assert.deepEqual([r.gh, r.gw], [4, 5]);
     assert.deepEqual(r.patches.shape, [2, 20, 48]);
     assert.deepEqual([...(await r.patches.toArray())], [...Float32Array.from(want)]);
+  });
+});
+
+// Float64 reference of a k×k window sliding by s over the first eh×ew pixels, zero outside them.
+function im2colRef(img: Float64Array, [b, ch, h, w]: number[], k: number, s: number, pad: number, eh: number, ew: number) {
+  const gh = Math.floor((eh + 2 * pad - k) / s) + 1;
+  const gw = Math.floor((ew + 2 * pad - k) / s) + 1;
+  const out = new Float64Array(b * gh * gw * ch * k * k);
+  let i = 0;
+  for (let n = 0; n < b; n++)
+    for (let ty = 0; ty < gh; ty++)
+      for (let tx = 0; tx < gw; tx++)
+        for (let c = 0; c < ch; c++)
+          for (let ky = 0; ky < k; ky++)
+            for (let kx = 0; kx < k; kx++) {
+              const y = ty * s + ky - pad;
+              const x = tx * s + kx - pad;
+              out[i++] = y >= 0 && y < eh && x >= 0 && x < ew ? img[((n * ch + c) * h + y) * w + x] : 0;
+            }
+  return { out, gh, gw };
+}
+
+test('im2col 3x3, stride 2, padding 1 on [2,3,9,11] equals the plain-loop reference, whole and cropped to 8x8', async () => {
+  const shape = [2, 3, 9, 11];
+  const img = randn(shape.reduce((a, b) => a * b, 1), 5);
+  for (const [eh, ew, gh, gw] of [
+    [9, 11, 5, 6],
+    [8, 8, 4, 4],
+  ]) {
+    const want = im2colRef(img, shape, 3, 2, 1, eh, ew);
+    assert.deepEqual([want.gh, want.gw], [gh, gw]);
+    await tidyAsync(async () => {
+      const r = noGrad(() => im2col(Tensor.fromArray(img, shape), { k: 3, s: 2, pad: 1 }, [eh, ew]));
+      assert.deepEqual([r.gh, r.gw], [gh, gw]);
+      assert.deepEqual(r.patches.shape, [2, gh * gw, 27]);
+      assert.deepEqual([...(await r.patches.toArray())], [...Float32Array.from(want.out)], `extent ${eh}x${ew}`);
+    });
+  }
+});
+
+// Float64 reference: 2×2 neighbours of a channels-last grid merged in the order (c, dy, dx); odd remainders dropped.
+function spaceToDepthRef(x: Float64Array, b: number, h: number, w: number, c: number): Float64Array {
+  const gh = Math.floor(h / 2);
+  const gw = Math.floor(w / 2);
+  const out = new Float64Array(b * gh * gw * 4 * c);
+  let i = 0;
+  for (let n = 0; n < b; n++)
+    for (let ty = 0; ty < gh; ty++)
+      for (let tx = 0; tx < gw; tx++)
+        for (let ch = 0; ch < c; ch++)
+          for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) out[i++] = x[((n * h + 2 * ty + dy) * w + 2 * tx + dx) * c + ch];
+  return out;
+}
+
+test('spaceToDepth [2, 5·7, 3] -> [2, 2·3, 12]: forward and backward (a gather; zero for the dropped row and column)', async () => {
+  const [b, h, w, c] = [2, 5, 7, 3];
+  await tidyAsync(async () => {
+    const r = noGrad(() => spaceToDepth(Tensor.fromArray(randn(b * h * w * c, 9), [b, h * w, c]), h, w));
+    assert.deepEqual([r.gh, r.gw], [2, 3]);
+    assert.deepEqual(r.x.shape, [2, 6, 12]);
+  });
+  await gradCheck({
+    name: 'spaceToDepth',
+    shapes: [[b, h * w, c]],
+    // f32-representable inputs, so a permutation must reproduce them exactly
+    init: [Float64Array.from(Float32Array.from(randn(b * h * w * c, 9)))],
+    gpu: ([x]) => spaceToDepth(x, h, w).x,
+    ref: ([x]) => spaceToDepthRef(x, b, h, w, c),
+    atol: 0,
+    rtol: 0,
+    // every coordinate, the dropped ones included; the gradient is a copy of the f32 loss weights
+    gradAtol: 1e-6,
+    gradRtol: 0,
+    samples: b * h * w * c,
   });
 });
