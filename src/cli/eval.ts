@@ -7,6 +7,7 @@ import { GroupViTModel } from '../model/groupvit.js';
 import { loadWeights } from '../model/load.js';
 import { loadTokenizer } from '../data/tokenizer/index.js';
 import { evaluateShapes } from '../train/eval-shapes.js';
+import type { GroupDiagnostics } from '../segment/group-stats.js';
 import { UserError } from '../util/errors.js';
 import { Segmenter } from '../segment/pipeline.js';
 import { evaluateVoc } from '../segment/voc-eval.js';
@@ -16,13 +17,21 @@ type EvalOptions = AdapterOptions & {
   classes?: string; split?: string; protocol?: 'paper' | 'fast';
 };
 
-function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number }, what: string, json: boolean | undefined, weights: string): void {
+function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string): void {
   if (json) {
     process.stdout.write(JSON.stringify({ weights, ...rep, iou: Object.fromEntries(rep.classes.map((c, i) => [c, rep.iou[i]])) }, null, 2) + '\n');
     return;
   }
   const lines = rep.classes.map((c, i) => `  ${c.padEnd(12)} ${Number.isNaN(rep.iou[i]) ? '   n/a' : (rep.iou[i] * 100).toFixed(1).padStart(6)}`);
   process.stdout.write(`zero-shot segmentation of ${rep.images} ${what}\n${'  class'.padEnd(14)}  IoU %\n${lines.join('\n')}\n  ${'mIoU'.padEnd(12)} ${(rep.mIoU * 100).toFixed(1).padStart(6)}\n  pixel accuracy ${(rep.pixelAccuracy * 100).toFixed(1)}%\n`);
+  const d = rep.diagnostics;
+  if (d) {
+    const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+    process.stdout.write(
+      `diagnostics\n  image-level top class present   ${pct(d.imageTop1)}\n  groups used per image           ${d.groupsPerImage.toFixed(2)}\n` +
+        `  group purity                    ${pct(d.groupPurity)}\n  mIoU with oracle background     ${(d.oracleBackgroundMIoU * 100).toFixed(1)}\n`,
+    );
+  }
 }
 
 /** A VOC-layout folder: the Segmenter's pipeline (paper protocol for the official models) scored against its labels. */

@@ -3,6 +3,7 @@ import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
 import { classEmbeddings, IoUMeter, segmentBatch } from './evaluate.js';
+import { GroupStats, type GroupDiagnostics } from '../segment/group-stats.js';
 
 export interface ShapesEvalOptions {
   seed: number;
@@ -20,6 +21,7 @@ export interface EvalReport {
   mIoU: number;
   pixelAccuracy: number;
   images: number;
+  diagnostics: GroupDiagnostics;
 }
 
 /** Zero-shot mIoU on held-out generated scenes (the eval split: seeds no training batch ever draws), background included. */
@@ -30,14 +32,18 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   const data = new ShapesDataset({ seed: o.seed, split: 'eval', imageSize: o.imageSize });
   const emb = await classEmbeddings(model, tok, SHAPES, o.templates ?? ['a photo of a {}.']);
   const meter = new IoUMeter(CLASS_NAMES.length);
+  const stats = new GroupStats(CLASS_NAMES.length);
   const batch = o.batch ?? 32;
   for (let start = 0; start < o.count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, o.count - start) }, (_, i) => data.sample(start + i));
     const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, o.bgThresh ?? 0.95);
-    samples.forEach((s, i) => meter.add(seg.pred[i], s.mask));
+    samples.forEach((s, i) => {
+      meter.add(seg.pred[i], s.mask);
+      stats.add(seg.groupIndex[i], seg.groupClass[i], s.mask, seg.imageTopClass[i]);
+    });
     o.onProgress?.(start + samples.length);
   }
   if (wasTraining) model.train();
   const iou = meter.perClass();
-  return { classes: [...CLASS_NAMES], iou, mIoU: meter.mean(), pixelAccuracy: meter.pixelAccuracy(), images: o.count };
+  return { classes: [...CLASS_NAMES], iou, mIoU: meter.mean(), pixelAccuracy: meter.pixelAccuracy(), images: o.count, diagnostics: stats.report() };
 }

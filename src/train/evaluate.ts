@@ -19,6 +19,16 @@ export async function classEmbeddings(model: GroupViTModel, tok: Tokenizer, clas
 export interface SegmentedBatch {
   pred: Int32Array[];
   groupIndex: Int32Array[];
+  /** Each final group's best class k, before the background rule. */
+  groupClass: Int32Array[];
+  /** The class k the pooled image embedding scores highest. */
+  imageTopClass: number[];
+}
+
+function argmaxRows(x: ArrayLike<number>, rows: number, cols: number): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) for (let c = 1; c < cols; c++) if (x[r * cols + c] > x[r * cols + out[r]]) out[r] = c;
+  return out;
 }
 
 /** Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k. */
@@ -34,7 +44,7 @@ export async function segmentBatch(model: GroupViTModel, images: RgbImage[], cla
     const embeds = await img.embedsUnnorm.toArray();
     const p = embeds.length / b;
     const g = groups.length / (b * p);
-    const out: SegmentedBatch = { pred: [], groupIndex: [] };
+    const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [] };
     for (let i = 0; i < b; i++) {
       const seg = zeroShotSegment({
         softs: softs.map((s, k) => s.subarray(i * shapes[k][0] * shapes[k][1], (i + 1) * shapes[k][0] * shapes[k][1])),
@@ -45,6 +55,8 @@ export async function segmentBatch(model: GroupViTModel, images: RgbImage[], cla
       });
       out.pred.push(bgThresh === null ? seg.pred.map((v) => v + 1) : seg.pred);
       out.groupIndex.push(seg.groupIndex);
+      out.groupClass.push(argmaxRows(seg.affinity, g, numClasses));
+      out.imageTopClass.push(argmaxRows(seg.imageClassProbs, 1, numClasses)[0]);
     }
     return out;
   });

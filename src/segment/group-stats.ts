@@ -1,0 +1,73 @@
+import { IoUMeter } from './iou.js';
+
+/** What `groupvit eval` reports beside the IoUs, to tell apart the ways a GroupViT can fail to segment. */
+export interface GroupDiagnostics {
+  /** Share of images whose image-level top class (the pooled embedding's) is one of the objects in it. */
+  imageTop1: number;
+  /** Final groups that own at least one pixel, per image (of num_output_groups). */
+  groupsPerImage: number;
+  /** Share of pixels whose group's majority ground-truth label is their own (1: groups never straddle labels). */
+  groupPurity: number;
+  /** mIoU when every group whose pixels are mostly background is called background and the others keep their names:
+   * how well groups are named, with the background rule taken out. */
+  oracleBackgroundMIoU: number;
+}
+
+/**
+ * Per-image statistics of the final groups against the ground truth. The probes behind TRAINING-NOTES needed these to
+ * see *why* a model segments badly: whether it recognises the objects at all (imageTop1), whether its groups collapse
+ * (groupsPerImage) or straddle objects and background (groupPurity), or whether only the naming of groups fails
+ * (oracleBackgroundMIoU).
+ */
+export class GroupStats {
+  private images = 0;
+  private top1Hits = 0;
+  private groups = 0;
+  private purePixels = 0;
+  private pixels = 0;
+  private oracle: IoUMeter;
+
+  constructor(readonly numClasses: number) {
+    this.oracle = new IoUMeter(numClasses);
+  }
+
+  /**
+   * groupIndex: the final group of each pixel; groupClass: each group's best class k (no background rule);
+   * mask: truth (0 = background, k + 1 = class k); imageTopClass: the image-level top class k.
+   */
+  add(groupIndex: Int32Array, groupClass: Int32Array, mask: ArrayLike<number>, imageTopClass: number): void {
+    this.images++;
+    let present = false;
+    for (let q = 0; q < mask.length; q++) if (mask[q] === imageTopClass + 1) present = true;
+    if (present) this.top1Hits++;
+    const perGroup = new Map<number, Map<number, number>>();
+    for (let q = 0; q < groupIndex.length; q++) {
+      let counts = perGroup.get(groupIndex[q]);
+      if (!counts) perGroup.set(groupIndex[q], (counts = new Map()));
+      counts.set(mask[q], (counts.get(mask[q]) ?? 0) + 1);
+    }
+    this.groups += perGroup.size;
+    const backgroundGroups = new Set<number>();
+    for (const [g, counts] of perGroup) {
+      let total = 0;
+      let majority = 0;
+      for (const v of counts.values()) {
+        total += v;
+        majority = Math.max(majority, v);
+      }
+      this.purePixels += majority;
+      if ((counts.get(0) ?? 0) * 2 > total) backgroundGroups.add(g);
+    }
+    this.pixels += groupIndex.length;
+    this.oracle.add(groupIndex.map((g) => (backgroundGroups.has(g) ? 0 : groupClass[g] + 1)), mask);
+  }
+
+  report(): GroupDiagnostics {
+    return {
+      imageTop1: this.top1Hits / Math.max(this.images, 1),
+      groupsPerImage: this.groups / Math.max(this.images, 1),
+      groupPurity: this.purePixels / Math.max(this.pixels, 1),
+      oracleBackgroundMIoU: this.oracle.mean(),
+    };
+  }
+}

@@ -1,0 +1,19 @@
+// The grouping diagnostics of `groupvit eval`, on two hand-made 4-pixel images whose every figure is worked out below.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GroupStats } from '../../src/segment/group-stats.js';
+
+test('GroupStats: image-level hits, groups per image, purity and the oracle-background mIoU', () => {
+  const s = new GroupStats(3);
+  // Object (label 1) in its own group named class 0, background group named class 2; the image's top class 0 is present.
+  s.add(Int32Array.from([0, 0, 1, 1]), Int32Array.from([2, 0]), [0, 0, 1, 1], 0);
+  // One group over a background pixel and three of label 2, named class 1; the image's top class 2 (label 3) is absent.
+  s.add(Int32Array.from([0, 0, 0, 0]), Int32Array.from([1]), [0, 2, 2, 2], 2);
+  const r = s.report();
+  assert.equal(r.imageTop1, 0.5);
+  assert.equal(r.groupsPerImage, 1.5);
+  assert.equal(r.groupPurity, 7 / 8);
+  // Oracle: image 1 -> [0, 0, 1, 1] (exact); image 2's group is mostly label 2, so all four pixels become label 2.
+  // IoU background 2/3 (one background pixel called 2), label 1: 1, label 2: 3/4.
+  assert.ok(Math.abs(r.oracleBackgroundMIoU - (2 / 3 + 1 + 3 / 4) / 3) < 1e-12);
+});
