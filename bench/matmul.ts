@@ -1,10 +1,15 @@
 // Matmul benchmark: the adapter's fma peak, then our matmul at the model's shapes against the naive kernel in the same
-// run. A table on stderr; `--json` prints one object on stdout; `--quick` shrinks the repetitions.
-//   node dist/bench/matmul.js [--quick] [--json] [--variant auto|register|tiled|naive] [--tm 4 --tn 4 --wgx 8 --wgy 8]
+// run, and optionally against another of our variants (--baseline) and TF.js's WebGPU backend (--peer), interleaved
+// over --rounds rounds (each figure is then the median of the rounds' p50s). A table on stderr; `--json` prints one
+// object on stdout; `--quick` shrinks the repetitions.
+//   node dist/bench/matmul.js [--quick] [--json] [--variant auto|texture|register|tiled|naive] [--cases 0,1,...]
+//     [--baseline register] [--peer] [--rounds 3] [--no-naive] [--tm 4 --tn 4 --wgx 8 --wgy 8]
+//     [--tex-tm 16 --tex-tn 16 --tex-wgx 8 --tex-wgy 8]
 import { gpu, initGpu, releaseGpu } from '../src/gpu/runtime.js';
-import { gemm, gemmKernel, setMatmulTuning, type GemmSpec, type MatmulVariant } from '../src/ops/matmul.js';
-import { adapterSummary, fmt, formatTable, measurePeak, parseFlags, timeGpu, uniformData, type Peak } from './harness.js';
+import { gemm, gemmKernel, gemmVariant, setMatmulTuning, type GemmSpec, type MatmulTuning, type MatmulVariant } from '../src/ops/matmul.js';
+import { adapterSummary, fmt, formatTable, measurePeak, parseFlags, timeGpu, uniformData, type Peak, type Timing } from './harness.js';
 import { runAsScript } from './harness.js';
+import { loadTfjsPeer, type Peer } from './peer.js';
 
 export interface MatmulCase {
   name: string;
@@ -27,6 +32,7 @@ export const MATMUL_CASES: MatmulCase[] = [
   { name: 'mlp up x·Wᵀ', M: 8192, K: 384, N: 1536, transA: false, transB: true },
   { name: 'mlp up dW=dYᵀ·X', M: 1536, K: 8192, N: 384, transA: true, transB: false },
   { name: 'mlp up Aᵀ·Bᵀ', M: 8192, K: 384, N: 1536, transA: true, transB: true },
+  { name: 'mlp up Aᵀ·B', M: 8192, K: 384, N: 1536, transA: true, transB: false },
 ];
 
 export interface MatmulBenchOptions {
@@ -36,6 +42,12 @@ export interface MatmulBenchOptions {
   variant?: MatmulVariant;
   /** Time the naive kernel as the baseline (default true). */
   naive?: boolean;
+  /** Also time this variant of ours (e.g. 'register', the previous lavapipe kernel), interleaved with ours. */
+  baseline?: MatmulVariant;
+  /** Also time TF.js's matMul at the same shape, interleaved with ours. */
+  peer?: Peer | null;
+  /** Rounds of (ours, baseline, peer) timings; figures are medians over the rounds (default 1). */
+  rounds?: number;
   /** fp32 fma ceiling from the same run; measured here when absent. */
   peak?: Peak;
   /** Progress lines (stderr by default). */
@@ -64,6 +76,10 @@ export interface MatmulRecord {
   maxAbsErr: number;
   naiveMaxAbsErr: number;
   errShape: [number, number, number];
+  /** --baseline: the variant, its kernel and median p50, and baseline time / ours. */
+  baseline: { variant: string; kernel: string; p50Ms: number; speedup: number } | null;
+  /** --peer: TF.js's median p50 and its time / ours (above 1: ours is faster), with the per-round ratios. */
+  peer: { name: string; p50Ms: number; ratio: number; rounds: number[] } | null;
 }
 
 interface Operands {
@@ -110,7 +126,8 @@ async function maxError(cs: MatmulCase, variant: MatmulVariant, seed: number): P
   const N = Math.min(cs.N, 128);
   const K = cs.K;
   const o = upload(M, K, N, seed);
-  gemm(spec(o, { ...cs, M, N }, variant));
+  // the kernel timed at the full shape, even where 'auto' would pick another one for this smaller instance
+  gemm(spec(o, { ...cs, M, N }, variant === 'naive' ? variant : gemmVariant({ ...cs, batch: 1, strideA: 0, strideB: 0, variant })));
   const got = new Float32Array(await gpu().read(o.c, M * N * 4));
   const want = reference(o.ha, o.hb, M, K, N, cs.transA, cs.transB);
   o.release();
@@ -130,7 +147,23 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<Mat
   for (const cs of opts.cases ?? MATMUL_CASES) {
     const flop = 2 * cs.M * cs.K * cs.N;
     const o = upload(cs.M, cs.K, cs.N, seed++);
-    const ours = await timeGpu(() => gemm(spec(o, cs, variant)), quick ? { warmup: 1, minReps: 3, maxReps: 3 } : { warmup: 2, minReps: 5, maxReps: 20, budgetMs: 5000 });
+    const reps = quick ? { warmup: 1, minReps: 3, maxReps: 3 } : { warmup: 2, minReps: 5, maxReps: 20, budgetMs: 5000 };
+    const rounds = Math.max(1, opts.rounds ?? 1);
+    const peer = opts.peer ?? null;
+    const tfA = peer?.tensor(uniformData(cs.M * cs.K, 11), cs.transA ? [cs.K, cs.M] : [cs.M, cs.K]);
+    const tfB = peer?.tensor(uniformData(cs.K * cs.N, 12), cs.transB ? [cs.N, cs.K] : [cs.K, cs.N]);
+    const oursT: Timing[] = [];
+    const baseT: Timing[] = [];
+    const peerT: Timing[] = [];
+    for (let r = 0; r < rounds; r++) {
+      oursT.push(await timeGpu(() => gemm(spec(o, cs, variant)), reps));
+      if (opts.baseline) baseT.push(await timeGpu(() => gemm(spec(o, cs, opts.baseline!)), reps));
+      if (peer) peerT.push(await peer.time(() => peer.tf.matMul(tfA!, tfB!, cs.transA, cs.transB), reps));
+    }
+    tfA?.dispose();
+    tfB?.dispose();
+    const median = (ts: Timing[], f: (t: Timing) => number) => ts.map(f).sort((x, y) => x - y)[(ts.length - 1) >> 1];
+    const ours = { p50: median(oursT, (t) => t.p50), p90: median(oursT, (t) => t.p90), samples: oursT.flatMap((t) => t.samples) };
     let naive = null;
     if (withNaive) {
       naive = await timeGpu(() => gemm(spec(o, cs, 'naive')), quick ? { warmup: 0, minReps: 2, maxReps: 2, inner: gpu().isSoftware ? 1 : 'auto' } : { warmup: 1, minReps: 3, maxReps: 10, budgetMs: 5000 });
@@ -146,7 +179,7 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<Mat
       K: cs.K,
       N: cs.N,
       op: `${cs.transA ? 'T' : 'N'}${cs.transB ? 'T' : 'N'}`,
-      kernel: gemmKernel({ ...cs, strideA: 0, strideB: 0, strideC: 0, variant }),
+      kernel: gemmKernel({ ...cs, batch: 1, strideA: 0, strideB: 0, strideC: 0, variant }),
       gflop: flop / 1e9,
       p50Ms: ours.p50,
       p90Ms: ours.p90,
@@ -161,14 +194,27 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<Mat
       maxAbsErr: e.err,
       naiveMaxAbsErr: en.err,
       errShape: e.shape,
+      baseline: opts.baseline
+        ? { variant: opts.baseline, kernel: gemmKernel({ ...cs, batch: 1, strideA: 0, strideB: 0, strideC: 0, variant: opts.baseline }), p50Ms: median(baseT, (t) => t.p50), speedup: median(baseT, (t) => t.p50) / ours.p50 }
+        : null,
+      peer: peer
+        ? { name: peer.name, p50Ms: median(peerT, (t) => t.p50), ratio: median(peerT, (t) => t.p50) / ours.p50, rounds: peerT.map((t, i) => t.p50 / oursT[i].p50) }
+        : null,
     };
     records.push(rec);
-    log(`  ${rec.case} ${rec.M}x${rec.K}x${rec.N} ${rec.op}: ${fmt(rec.p50Ms)} ms, ${fmt(gflops, 2)} GFLOP/s` + (naive ? `, naive ${fmt(naive.p50)} ms (x${fmt(rec.speedupVsNaive!, 2)})` : ''));
+    log(
+      `  ${rec.case} ${rec.M}x${rec.K}x${rec.N} ${rec.op}: ${fmt(rec.p50Ms)} ms, ${fmt(gflops, 2)} GFLOP/s` +
+        (naive ? `, naive ${fmt(naive.p50)} ms (x${fmt(rec.speedupVsNaive!, 2)})` : '') +
+        (rec.baseline ? `, ${rec.baseline.variant} ${fmt(rec.baseline.p50Ms)} ms (x${fmt(rec.baseline.speedup, 2)})` : '') +
+        (rec.peer ? `, ${rec.peer.name} ${fmt(rec.peer.p50Ms)} ms (x${fmt(rec.peer.ratio, 2)}; rounds ${rec.peer.rounds.map((x) => 'x' + fmt(x, 2)).join(' ')})` : ''),
+    );
   }
   return records;
 }
 
 export function matmulTable(records: MatmulRecord[], peak: Peak): string {
+  const withBase = records.some((r) => r.baseline);
+  const withPeer = records.some((r) => r.peer);
   const rows = records.map((r) => [
     r.case,
     `${r.M}x${r.K}x${r.N}`,
@@ -181,48 +227,67 @@ export function matmulTable(records: MatmulRecord[], peak: Peak): string {
     r.naiveP50Ms === null ? '-' : fmt(r.naiveP50Ms),
     r.naiveGflops === null ? '-' : fmt(r.naiveGflops, 2),
     r.speedupVsNaive === null ? '-' : 'x' + fmt(r.speedupVsNaive, 2),
+    ...(withBase ? [r.baseline ? `${r.baseline.kernel}: ${fmt(r.baseline.p50Ms)}` : '-', r.baseline ? 'x' + fmt(r.baseline.speedup, 2) : '-'] : []),
+    ...(withPeer ? [r.peer ? fmt(r.peer.p50Ms) : '-', r.peer ? 'x' + fmt(r.peer.ratio, 2) : '-'] : []),
     r.maxAbsErr.toExponential(1),
   ]);
-  return (
-    `fp32 fma peak: ${fmt(peak.gflops, 1)} GFLOP/s (${fmt(peak.p50, 1)} ms for ${fmt(peak.flop / 1e9, 1)} GFLOP)\n` +
-    formatTable(['case', 'MxKxN', 'op', 'kernel', 'p50 ms', 'p90 ms', 'GFLOP/s', 'of peak', 'naive ms', 'naive GF/s', 'vs naive', 'max err'], rows)
-  );
+  const header = [
+    'case', 'MxKxN', 'op', 'kernel', 'p50 ms', 'p90 ms', 'GFLOP/s', 'of peak', 'naive ms', 'naive GF/s', 'vs naive',
+    ...(withBase ? ['baseline ms', 'vs baseline'] : []),
+    ...(withPeer ? ['tfjs ms', 'vs tfjs'] : []),
+    'max err',
+  ];
+  return `fp32 fma peak: ${fmt(peak.gflops, 1)} GFLOP/s (${fmt(peak.p50, 1)} ms for ${fmt(peak.flop / 1e9, 1)} GFLOP)\n` + formatTable(header, rows);
 }
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   let variant: MatmulVariant = 'auto';
-  const tuning: Record<string, number> = {};
+  let baseline: MatmulVariant | undefined;
+  let withPeer = false;
+  let rounds = 1;
+  let noNaive = false;
+  const tuning: Partial<MatmulTuning> = {};
+  const tuningFlags: Record<string, keyof MatmulTuning> = {
+    '--tm': 'tm', '--tn': 'tn', '--wgx': 'wgX', '--wgy': 'wgY', '--tile': 'tile',
+    '--tex-tm': 'texTm', '--tex-tn': 'texTn', '--tex-wgx': 'texWgX', '--tex-wgy': 'texWgY',
+  };
   let only: string[] | null = null;
   for (let i = 0; i < flags.rest.length; i++) {
     const a = flags.rest[i];
     const v = flags.rest[i + 1];
     if (a === '--variant') (variant = v as MatmulVariant), i++;
-    else if (a === '--tm' || a === '--tn' || a === '--wgx' || a === '--wgy' || a === '--tile') {
-      tuning[{ '--tm': 'tm', '--tn': 'tn', '--wgx': 'wgX', '--wgy': 'wgY', '--tile': 'tile' }[a]] = Number(v);
-      i++;
-    } else if (a === '--cases') (only = v.split(',')), i++;
-    else if (a === '--no-naive') tuning.noNaive = 1;
+    else if (a in tuningFlags) (tuning[tuningFlags[a]] = Number(v)), i++;
+    else if (a === '--cases') (only = v.split(',')), i++;
+    else if (a === '--baseline') (baseline = v as MatmulVariant), i++;
+    else if (a === '--rounds') (rounds = Number(v)), i++;
+    else if (a === '--peer') withPeer = true;
+    else if (a === '--no-naive') noNaive = true;
     else throw new Error(`unknown flag ${a}`);
   }
-  const noNaive = !!tuning.noNaive;
-  delete tuning.noNaive;
   setMatmulTuning(tuning);
   await initGpu();
+  let peer: Peer | null = null;
   try {
     const log = (s: string) => process.stderr.write(s + '\n');
     const info = adapterSummary();
     log(`adapter: ${info.description || info.device} (${info.vendor}, ${info.architecture}, ${info.backend})`);
     const peak = await measurePeak(flags.quick);
     log(`fp32 fma peak: ${fmt(peak.gflops, 1)} GFLOP/s`);
+    if (withPeer) {
+      const r = await loadTfjsPeer();
+      if (r.peer) peer = r.peer;
+      else log(r.note);
+    }
     const cases = only ? MATMUL_CASES.filter((c, i) => only!.includes(String(i)) || only!.includes(c.name)) : MATMUL_CASES;
-    const records = await runMatmulBench({ quick: flags.quick, variant, peak, cases, naive: !noNaive, log });
+    const records = await runMatmulBench({ quick: flags.quick, variant, peak, cases, naive: !noNaive, baseline, peer, rounds, log });
     log('');
     log(matmulTable(records, peak));
     if (flags.json) {
-      process.stdout.write(JSON.stringify({ adapter: info, peak, variant, records }, null, 1) + '\n');
+      process.stdout.write(JSON.stringify({ adapter: info, peak, variant, peer: peer ? { name: peer.name, version: peer.version } : null, records }, null, 1) + '\n');
     }
   } finally {
+    peer?.dispose();
     releaseGpu();
   }
 }

@@ -7,12 +7,13 @@
 // The host prepends `const TM: u32 = ..; const TN: u32 = ..;` (rows and columns each invocation of the register-blocked
 // kernels computes; TN a multiple of 4) and `const TILE: u32 = ..;` (the shared-memory kernel's workgroup edge).
 // Entry points:
-//   matmul_vec4    register-blocked, vec4 loads, no shared memory: the fast path on lavapipe (a CPU: loads are the cost,
-//                  barriers are ruinous). Needs N % 4 == 0 and the contiguous axis of each operand a multiple of 4
+//   matmul_vec4    register-blocked, vec4 loads, no shared memory: lavapipe's path for small products (a CPU: loads
+//                  are the cost, barriers are ruinous; no packing passes). Needs N % 4 == 0 and the contiguous axis of each operand a multiple of 4
 //                  (K for A and for Bᵀ, M for Aᵀ); the host checks, else falls back to matmul_scalar.
 //   matmul_scalar  register-blocked, scalar loads, any shape.
 //   matmul_tiled   shared-memory tiles (TILE×TILE threads, 4×4 outputs each, BK = 16): the path for real GPUs.
 //   matmul_naive   one invocation per output: the benchmark baseline.
+//   (matmul-texture.wgsl holds lavapipe's fast path for large products: operands packed into storage textures.)
 // Every entry is exact on shapes that are not multiples of its tile: out-of-range rows/columns are clamped on load
 // (their results are never stored) or zero-filled, and stores are bounds-checked.
 

@@ -6,13 +6,18 @@ import { sum, sumRows } from './reduce.js';
 
 /**
  * Which kernel of kernels/matmul.wgsl runs:
- *  - 'register': register-blocked, no shared memory (vec4 loads where the shape allows, else scalar loads): lavapipe.
+ *  - 'texture': both operands packed into storage textures (matmul_pack), then a 16×16 register-blocked product
+ *    reading them (matmul_texture): lavapipe, where a texture load costs a fraction of a storage-buffer load; 3–6× the
+ *    'register' kernel from a few million multiply-adds up. Falls back to 'register' where a shape exceeds the
+ *    texture limits.
+ *  - 'register': register-blocked, no shared memory (vec4 loads where the shape allows, else scalar loads): lavapipe,
+ *    small products (no packing passes, smaller tiles).
  *  - 'tiled': shared-memory tiles with barriers: real GPUs.
  *  - 'naive': one invocation per output (benchmark baseline).
- * 'auto' picks 'register' on software adapters and 'tiled' elsewhere. GROUPVIT_MATMUL overrides 'auto' (tests use it
- * to run every variant on lavapipe).
+ * 'auto' picks 'texture' or 'register' (by size) on software adapters and 'tiled' elsewhere. GROUPVIT_MATMUL
+ * overrides 'auto' (tests use it to run every variant on lavapipe).
  */
-export type MatmulVariant = 'auto' | 'register' | 'tiled' | 'naive';
+export type MatmulVariant = 'auto' | 'texture' | 'register' | 'tiled' | 'naive';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -30,17 +35,30 @@ export interface MatmulTuning {
   wgY: number;
   /** Workgroup edge of the shared-memory kernel (TILE×TILE invocations, 4×4 outputs each). */
   tile: number;
+  /** The same blocking for the 'texture' kernel (texWgX the widest: narrow products use fewer lanes along N). */
+  texTm: number;
+  texTn: number;
+  texWgX: number;
+  texWgY: number;
+  /**
+   * 'auto' on a software adapter uses the 'texture' kernel from this many multiply-adds (M·N·K·batch) and outputs per
+   * batch entry (M·N) up: below, the packing passes, the fixed cost of 256 outputs per invocation and idle lanes
+   * in partly filled blocks outweigh the cheaper loads.
+   */
+  texMinMacs: number;
+  texMinOutputs: number;
 }
 
-const tuning: MatmulTuning = { tm: 4, tn: 4, wgX: 8, wgY: 8, tile: 16 };
+const tuning: MatmulTuning = { tm: 4, tn: 4, wgX: 8, wgY: 8, tile: 16, texTm: 16, texTn: 16, texWgX: 8, texWgY: 8, texMinMacs: 2 ** 22, texMinOutputs: 2 ** 13 };
 
 /** Benchmarks and tuning experiments adjust the blocking; returns the previous setting. */
 export function setMatmulTuning(t: Partial<MatmulTuning>): MatmulTuning {
   const prev = { ...tuning };
   Object.assign(tuning, t);
-  if (tuning.tn % 4 !== 0 || tuning.tm % 4 !== 0) {
+  const pow2 = (x: number) => x >= 1 && Number.isInteger(Math.log2(x));
+  if (tuning.tn % 4 !== 0 || tuning.tm % 4 !== 0 || tuning.texTn % 4 !== 0 || !pow2(tuning.texTm) || !pow2((tuning.texTn / 4) * tuning.texWgX)) {
     Object.assign(tuning, prev);
-    throw new Error('matmul tuning: tm and tn must be multiples of 4');
+    throw new Error('matmul tuning: tm, tn and texTn must be multiples of 4; texTm and texWgX·texTn/4 powers of two (packed blocks)');
   }
   return prev;
 }
@@ -49,13 +67,21 @@ export function getMatmulTuning(): MatmulTuning {
   return { ...tuning };
 }
 
-function resolveVariant(v: MatmulVariant | undefined): Exclude<MatmulVariant, 'auto'> {
-  let choice = v ?? 'auto';
+const VARIANTS: readonly string[] = ['texture', 'register', 'tiled', 'naive'];
+
+/** The variant a spec runs: 'auto' resolved, and 'texture' replaced by 'register' where its textures would not fit. */
+function resolveVariant(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'strideA' | 'strideB' | 'variant'>): Exclude<MatmulVariant, 'auto'> {
+  let choice = s.variant ?? 'auto';
   if (choice === 'auto') {
     const env = process.env.GROUPVIT_MATMUL;
-    if (env === 'register' || env === 'tiled' || env === 'naive') choice = env;
+    if (env && VARIANTS.includes(env)) choice = env as MatmulVariant;
   }
-  if (choice === 'auto') return gpu().isSoftware ? 'register' : 'tiled';
+  if (choice === 'auto') {
+    if (!gpu().isSoftware) return 'tiled';
+    const big = s.M * s.N * s.K * s.batch >= tuning.texMinMacs && s.M * s.N >= tuning.texMinOutputs;
+    choice = big ? 'texture' : 'register';
+  }
+  if (choice === 'texture' && !texturePlan(s as GemmSpec)) return 'register';
   return choice;
 }
 
@@ -86,21 +112,191 @@ function vec4Ok(s: GemmSpec): boolean {
   return s.strideA % 4 === 0 && s.strideB % 4 === 0 && s.strideC % 4 === 0;
 }
 
+/** The variant `gemm` runs for this spec ('auto' resolved): benchmarks check the error of the kernel they time. */
+export function gemmVariant(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'strideA' | 'strideB' | 'variant'>): Exclude<MatmulVariant, 'auto'> {
+  return resolveVariant(s);
+}
+
 /** The entry point of kernels/matmul.wgsl that `gemm` runs for this spec, with its blocking (benchmarks print it). */
-export function gemmKernel(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'strideA' | 'strideB' | 'strideC' | 'transA' | 'transB' | 'variant'>): string {
-  const variant = resolveVariant(s.variant);
+export function gemmKernel(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'strideA' | 'strideB' | 'strideC' | 'transA' | 'transB' | 'variant'>): string {
+  const variant = resolveVariant(s);
   const t = tuning;
   if (variant === 'naive' || s.K === 0) return 'naive';
   if (variant === 'tiled') return `tiled ${t.tile}x${t.tile}x(4x4)`;
+  if (variant === 'texture') {
+    const p = texturePlan(s)!;
+    return `texture ${p.wgX}x${p.wgY}x(${t.texTm}x${t.texTn})`;
+  }
   return `${vec4Ok(s as GemmSpec) ? 'vec4' : 'scalar'} ${t.wgX}x${t.wgY}x(${t.tm}x${t.tn})`;
+}
+
+// ------------------------------------------------------------------------------------------------ texture operands
+
+/** Width of the packing textures in texels (kernels/matmul.wgsl TEX_W): a packed operand is a flat run of texels. */
+const TEX_W = 8192;
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment
+
+interface TexturePlan {
+  K4: number;
+  /** op(A) rows padded to whole TM blocks; op(B) texels per row padded to whole PW panels. */
+  Mp: number;
+  N4p: number;
+  /** Workgroup shape, and the texels of op(B) one workgroup's columns span (a packed panel). */
+  wgX: number;
+  wgY: number;
+  PW: number;
+  /** Batch entries packed per operand: 1 when the operand is broadcast. */
+  batchA: number;
+  batchB: number;
+  /** Texels per packed batch entry, and the texture rows (of TEX_W texels) each operand needs. */
+  texelsA: number;
+  texelsB: number;
+  heightA: number;
+  heightB: number;
+}
+
+/** Sizes of the packed operands, or null where a texture, a dispatch or an index would exceed the device's limits. */
+function texturePlan(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'strideA' | 'strideB'>): TexturePlan | null {
+  const lim = gpu().limits;
+  const t = tuning;
+  const K4 = Math.ceil(s.K / 4);
+  // Lanes along N that would fall past it still occupy their SIMD group: narrow products use fewer of them per row
+  // (down to 2) and more rows, the same invocations per workgroup.
+  let wgX = t.texWgX;
+  while (wgX > 2 && s.N <= (wgX / 2) * t.texTn) wgX /= 2;
+  const PW = (wgX * t.texTn) / 4;
+  const Mp = Math.ceil(s.M / t.texTm) * t.texTm;
+  const N4p = Math.ceil(s.N / 4 / PW) * PW;
+  // lavapipe runs a workgroup's SIMD groups one after another on one thread: a product with few workgroups gets
+  // smaller ones (down to one 8-lane group) so that both threads have work.
+  let wgY = Math.max(1, (t.texWgX * t.texWgY) / wgX);
+  const groups = (y: number) => Math.ceil(s.M / (t.texTm * y)) * (N4p / PW) * s.batch;
+  while (wgY > 1 && wgX * wgY > 8 && groups(wgY) < 8) wgY /= 2;
+  const batchA = s.strideA ? s.batch : 1;
+  const batchB = s.strideB ? s.batch : 1;
+  const texelsA = Mp * K4;
+  const texelsB = 4 * K4 * N4p;
+  const heightA = Math.ceil((batchA * texelsA) / TEX_W);
+  const heightB = Math.ceil((batchB * texelsB) / TEX_W);
+  const maxGroups = lim.maxComputeWorkgroupsPerDimension;
+  const ok =
+    K4 > 0 &&
+    lim.maxTextureDimension2D >= TEX_W &&
+    Math.max(heightA, heightB) <= lim.maxTextureDimension2D &&
+    Math.ceil(Math.max(Mp, 4 * K4, K4, N4p) / 8) <= maxGroups &&
+    Math.ceil(s.M / (t.texTm * wgY)) <= maxGroups &&
+    s.batch <= maxGroups;
+  return ok ? { K4, Mp, N4p, wgX, wgY, PW, batchA, batchB, texelsA, texelsB, heightA, heightB } : null;
+}
+
+/** Per device: one packing texture per operand role (grown as needed, never shrunk) and the uniform blocks. */
+interface TextureState {
+  textures: [GPUTexture | null, GPUTexture | null];
+  uniforms: GPUBuffer;
+}
+const textureStates = new WeakMap<GPUDevice, TextureState>();
+
+function packingTexture(st: TextureState, role: 0 | 1, height: number): GPUTexture {
+  const have = st.textures[role];
+  if (have && have.height >= height) return have;
+  // Grown in steps of 64 rows (8 MiB). The old texture is dropped, not destroyed: work already recorded may still use
+  // it, and Dawn frees it once that work is done.
+  const h = Math.min(gpu().limits.maxTextureDimension2D, Math.max(height, Math.ceil(height / 64) * 64, have?.height ?? 0));
+  const tex = gpu().device.createTexture({
+    label: `matmul packed ${role ? 'B' : 'A'}`,
+    size: [TEX_W, h],
+    format: 'rgba32float',
+    usage: GPUTextureUsage.STORAGE_BINDING,
+  });
+  st.textures[role] = tex;
+  return tex;
+}
+
+/**
+ * The 'texture' variant: pack op(A) and op(B), then the product, in a command buffer of its own (the shared pass binds
+ * buffers only). What was recorded before is submitted first, so queue order keeps every dependency.
+ */
+function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
+  const g = gpu();
+  const dev = g.device;
+  const t = tuning;
+  let st = textureStates.get(dev);
+  if (!st) {
+    st = { textures: [null, null], uniforms: dev.createBuffer({ size: 3 * UNIFORM_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }) };
+    textureStates.set(dev, st);
+  }
+  const texA = packingTexture(st, 0, plan.heightA);
+  const texB = packingTexture(st, 1, plan.heightB);
+  const { M, N, K } = s;
+  const { K4, Mp, N4p, PW } = plan;
+  const Kp = 4 * K4;
+  const NONE = 31; // a shift that leaves no block index (see PackParams)
+  // The uniform blocks are rewritten per call: a write is ordered after the submits before it, so one buffer serves.
+  const words = new Uint32Array((3 * UNIFORM_SLOT) / 4);
+  const slot = UNIFORM_SLOT / 4;
+  // op(A) [M, K] in blocks of TM rows, k-major within a block; op(B) [K, N] in panels of PW texels, row-major within
+  words.set([M, K, Mp, K4, s.strideA, plan.texelsA, Math.log2(t.texTm), K4 * t.texTm, 1, NONE, 0, t.texTm], 0);
+  words.set([K, N, Kp, N4p, s.strideB, plan.texelsB, NONE, 0, PW, Math.log2(PW), Kp * PW, 1], slot);
+  words.set([M, N, K4, s.strideA ? plan.texelsA : 0, s.strideB ? plan.texelsB : 0, s.strideC, s.bias ? 1 : 0], 2 * slot);
+  g.flush();
+  dev.queue.writeBuffer(st.uniforms, 0, words);
+
+  const uniform = (i: number) => ({ buffer: st!.uniforms, offset: i * UNIFORM_SLOT, size: 48 });
+  const enc = dev.createCommandEncoder({ label: 'matmul texture' });
+  // Profiling (see Gpu.enableProfiling) wants a timestamped pass per dispatch, as the shared pass gives them.
+  const profiler = g.profiler;
+  let pass: GPUComputePassEncoder | null = null;
+  const passFor = (entry: string) => {
+    if (profiler) {
+      pass?.end();
+      pass = enc.beginComputePass({ timestampWrites: profiler.next(`matmul:${entry}`) });
+    }
+    pass ??= enc.beginComputePass();
+    return pass;
+  };
+  const pack = (i: number, src: GPUBuffer, trans: boolean, tex: GPUTexture, C4: number, rows: number, batch: number) => {
+    const pipe = g.pipeline('matmul-texture', 'matmul_pack', { TRANS_A: trans ? 1 : 0 }, prefix);
+    const pass = passFor('matmul_pack');
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
+      { binding: 0, resource: uniform(i) },
+      { binding: 1, resource: { buffer: src } },
+      { binding: 2, resource: tex.createView() },
+    ] }));
+    pass.dispatchWorkgroups(Math.ceil(C4 / 8), Math.ceil(rows / 8), batch);
+  };
+  // A stored [K, M] (transA) is op(A) transposed; B stored [K, N] is op(B) as is.
+  pack(0, s.a, s.transA, texA, K4, Mp, plan.batchA);
+  pack(1, s.b, s.transB, texB, N4p, Kp, plan.batchB);
+  const pipe = g.pipeline('matmul-texture', 'matmul_texture', { WG_X: plan.wgX, WG_Y: plan.wgY }, prefix);
+  const last = passFor('matmul_texture');
+  last.setPipeline(pipe);
+  last.setBindGroup(0, dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
+    { binding: 0, resource: uniform(2) },
+    { binding: 1, resource: texA.createView() },
+    { binding: 2, resource: texB.createView() },
+    // the bias binding is part of the layout; without a bias it gets A (read-only, never read)
+    { binding: 3, resource: { buffer: s.bias ?? s.a } },
+    { binding: 4, resource: { buffer: s.c } },
+  ] }));
+  last.dispatchWorkgroups(N4p / PW, Math.ceil(M / (t.texTm * plan.wgY)), s.batch);
+  last.end();
+  profiler?.encodeResolve(enc);
+  dev.queue.submit([enc.finish()]);
+  g.dispatchCount += 3;
+  g.submitCount++;
 }
 
 /** Records one dispatch of the chosen matmul kernel (no tape). */
 export function gemm(s: GemmSpec): void {
   const { M, N, K, batch } = s;
   if (M === 0 || N === 0 || batch === 0) return;
-  const variant = resolveVariant(s.variant);
+  const variant = resolveVariant(s);
   const t = tuning;
+  if (variant === 'texture' && K > 0) {
+    gemmTexture(s, texturePlan(s)!, `const TM: u32 = ${t.texTm}u;\nconst TN: u32 = ${t.texTn}u;\nconst TILE: u32 = ${t.tile}u;\n`);
+    return;
+  }
   const prefix = `const TM: u32 = ${t.tm}u;\nconst TN: u32 = ${t.tn}u;\nconst TILE: u32 = ${t.tile}u;\n`;
   const constants: Record<string, number> = {
     TRANS_A: s.transA ? 1 : 0,

@@ -1,3 +1,5 @@
+// Every matmul kernel (kernels/matmul.wgsl, and kernels/matmul-texture.wgsl for the 'texture' variant) against a float64
+// reference on shapes that are not multiples of any tile, forward and backward.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertClose, numericGrad, randn, rng, useGpu, weightedSum } from '../helpers.js';
@@ -97,7 +99,7 @@ const shapes: [number, number, number][] = [
   [4, 1, 4],
 ];
 
-for (const variant of ['register', 'tiled', 'naive'] as const) {
+for (const variant of ['texture', 'register', 'tiled', 'naive'] as const) {
   test(`matmul forward (${variant}): 4 transpose combos × odd shapes, bias`, async () => {
     let seed = 1;
     for (const [transA, transB] of combos) {
@@ -127,6 +129,8 @@ test('matmul forward: default variant and a Linear layer shape', async () => {
 test('matmul forward: larger than several workgroups in every direction', async () => {
   await forward({ batch: [2], M: 200, K: 132, N: 260, transA: false, transB: false, bBatched: true, bias: true }, 'register', 8);
   await forward({ batch: [], M: 257, K: 96, N: 131, transA: true, transB: true, bBatched: false, bias: false }, 'tiled', 9);
+  await forward({ batch: [3], M: 300, K: 70, N: 270, transA: false, transB: true, bBatched: false, bias: true }, 'texture', 10);
+  await forward({ batch: [2], M: 131, K: 45, N: 263, transA: true, transB: false, bBatched: true, bias: false }, 'texture', 11);
 });
 
 test('matmul: an empty contraction gives the bias', async () => {
@@ -152,7 +156,7 @@ test('gemm: every kernel leaves memory outside C untouched', async () => {
   const K = 20;
   const a = Tensor.fromArray(randn(M * K, 3), [M, K]);
   const b = Tensor.fromArray(randn(K * N, 4), [K, N]);
-  for (const variant of ['register', 'tiled', 'naive'] as const) {
+  for (const variant of ['texture', 'register', 'tiled', 'naive'] as const) {
     const c = Tensor.full([M * N + 64], 7);
     gemm({ a: a.buffer, b: b.buffer, c: c.buffer, M, N, K, batch: 1, strideA: 0, strideB: 0, strideC: 0, transA: false, transB: false, variant });
     const got = await c.toArray();
@@ -204,7 +208,7 @@ async function gradCheck(c: Case, variant: MatmulVariant, seed: number): Promise
   }
 }
 
-for (const variant of ['register', 'tiled'] as const) {
+for (const variant of ['texture', 'register', 'tiled'] as const) {
   test(`matmul backward (${variant}): dA, dB, dbias vs finite differences`, async () => {
     let seed = 500;
     for (const [transA, transB] of combos) {
