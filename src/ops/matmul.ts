@@ -117,7 +117,7 @@ export function gemmVariant(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'strid
   return resolveVariant(s);
 }
 
-/** The entry point of kernels/matmul.wgsl that `gemm` runs for this spec, with its blocking (benchmarks print it). */
+/** The entry point of kernels/matmul.wgsl (or matmul-texture.wgsl) that `gemm` runs for this spec, with its blocking (benchmarks print it). */
 export function gemmKernel(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'strideA' | 'strideB' | 'strideC' | 'transA' | 'transB' | 'variant'>): string {
   const variant = resolveVariant(s);
   const t = tuning;
@@ -132,7 +132,7 @@ export function gemmKernel(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'stride
 
 // ------------------------------------------------------------------------------------------------ texture operands
 
-/** Width of the packing textures in texels (kernels/matmul.wgsl TEX_W): a packed operand is a flat run of texels. */
+/** Width of the packing textures in texels (kernels/matmul-texture.wgsl TEX_W): a packed operand is a flat run of texels. */
 const TEX_W = 8192;
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment
 
