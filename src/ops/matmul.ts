@@ -5,7 +5,7 @@ import { run } from './dispatch.js';
 import { sum, sumRows } from './reduce.js';
 
 /**
- * Which kernel of kernels/matmul.wgsl runs:
+ * Which kernel of kernels/matmul.wgsl (matmul-texture.wgsl for 'texture') runs:
  *  - 'texture': both operands packed into storage textures (matmul_pack), then a 16×16 register-blocked product
  *    reading them (matmul_texture): lavapipe, where a texture load costs a fraction of a storage-buffer load; 3–6× the
  *    'register' kernel from a few million multiply-adds up. Falls back to 'register' where a shape exceeds the
