@@ -2,7 +2,8 @@
 // GroupViT's losses: image→text over each row, text→image over each column,
 //   loss = 0.5·(mean_i CE(row i, trow[i,:]) + mean_j CE(column j, tcol[:,j])).
 // The gradient is produced in the same pass (the loss is always the end of the graph): one invocation per row
-// writes its share, then one invocation per column adds its share. Row and column targets each sum to 1.
+// writes its share, then one invocation per column adds its share. Targets usually sum to 1 per row and column;
+// the gradient, Σt·softmax − t, also holds where they do not (an all-zero row adds nothing).
 
 struct Params {
   n: u32,
@@ -31,12 +32,14 @@ fn contrastive_rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) n
   var s = 0.0;
   for (var j = 0u; j < p.m; j++) { s += exp(logits[base + j] - mx); }
   let lse = mx + log(s);
+  var ts = 0.0;
+  for (var j = 0u; j < p.m; j++) { ts += trow[base + j]; }
   var l = 0.0;
   let w = 0.5 / f32(p.n);
   for (var j = 0u; j < p.m; j++) {
     let t = trow[base + j];
     l += t * (lse - logits[base + j]);
-    grad[base + j] = w * (exp(logits[base + j] - lse) - t);
+    grad[base + j] = w * (ts * exp(logits[base + j] - lse) - t);
   }
   parts[i] = l;
 }
@@ -50,13 +53,15 @@ fn contrastive_cols(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) n
   var s = 0.0;
   for (var i = 0u; i < p.n; i++) { s += exp(logits[i * p.m + j] - mx); }
   let lse = mx + log(s);
+  var ts = 0.0;
+  for (var i = 0u; i < p.n; i++) { ts += tcol[i * p.m + j]; }
   var l = 0.0;
   let w = 0.5 / f32(p.m);
   for (var i = 0u; i < p.n; i++) {
     let k = i * p.m + j;
     let t = tcol[k];
     l += t * (lse - logits[k]);
-    grad[k] += w * (exp(logits[k] - lse) - t);
+    grad[k] += w * (ts * exp(logits[k] - lse) - t);
   }
   parts[p.n + j] = l;
 }

@@ -42,3 +42,40 @@ fn sum_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: 
   let o = t / (p.n * p.inner);
   out[t] = p.alpha * x[o * p.inner + i];
 }
+
+// out[o, i] = max_j x[o, j, i], the winning j kept in arg (as f32: exact below 2^24) for the backward.
+// Ties go to the first j, so the gradient lands on exactly one element, as torch.max's.
+@group(0) @binding(3) var<storage, read_write> arg: array<f32>;
+
+@compute @workgroup_size(256)
+fn max_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  if (t >= p.outer * p.inner) { return; }
+  let o = t / p.inner;
+  let i = t % p.inner;
+  var base = o * p.n * p.inner + i;
+  var best = x[base];
+  var bestJ = 0u;
+  for (var j = 1u; j < p.n; j++) {
+    base += p.inner;
+    let v = x[base];
+    if (v > best) {
+      best = v;
+      bestJ = j;
+    }
+  }
+  out[t] = best;
+  arg[t] = f32(bestJ);
+}
+
+// out[o, j, i] = g[o, i] where j won the forward's max, else 0
+@compute @workgroup_size(256)
+fn max_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  if (t >= p.outer * p.n * p.inner) { return; }
+  let i = t % p.inner;
+  let j = (t / p.inner) % p.n;
+  let o = t / (p.n * p.inner);
+  let k = o * p.inner + i;
+  out[t] = select(0.0, x[k], u32(arg[k]) == j);
+}

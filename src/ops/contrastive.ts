@@ -56,8 +56,18 @@ export function multiLabelTargets(b: number, k: number): { rows: Float32Array; c
  * whose key the image owns, and columns over every image that owns the prompt's key.
  */
 export function sharedKeyTargets(b: number, k: number, keys: readonly string[]): { rows: Float32Array; cols: Float32Array } {
-  const m = b * k;
-  const owns = Array.from({ length: b }, (_, i) => new Set(keys.slice(i * k, i * k + k)));
+  return ownedKeyTargets(Array.from({ length: b }, (_, i) => keys.slice(i * k, i * k + k)), keys);
+}
+
+/**
+ * The same targets for any prompt set: image i owns the keys owners[i]; prompt j has key keys[j]. An image owning
+ * no prompt's key (or a prompt no image owns) gets an all-zero row (column): it adds nothing to the loss.
+ *   -> rows, cols: [B, M]
+ */
+export function ownedKeyTargets(owners: readonly (readonly string[])[], keys: readonly string[]): { rows: Float32Array; cols: Float32Array } {
+  const b = owners.length;
+  const m = keys.length;
+  const owns = owners.map((o) => new Set(o));
   const pos = (i: number, j: number) => owns[i].has(keys[j]);
   const rows = new Float32Array(b * m);
   const cols = new Float32Array(b * m);

@@ -44,6 +44,30 @@ export function mean(x: Tensor, axis: number, keepDim = false): Tensor {
   return reduceAxis(x, axis, keepDim, true);
 }
 
+/**
+ * Maximum over one axis: [.., n, ..] -> [.., ..]; the gradient goes to the first maximal element only (torch.max).
+ * The multiple-instance pooling of the per-group multi-label loss: a noun scores by its best-matching group.
+ */
+export function maxAxis(x: Tensor, axis: number): Tensor {
+  const ax = axis < 0 ? x.rank + axis : axis;
+  const [outer, n, inner] = axisSplit(x.shape, ax);
+  const outShape = x.shape.slice();
+  outShape.splice(ax, 1);
+  const out = Tensor.empty(outShape);
+  const arg = Tensor.empty(outShape);
+  run({ file: 'reduce', entry: 'max_forward', uniforms: [outer, n, inner, f(1)], buffers: [x.buffer, out.buffer, arg.buffer], workgroups: grid1d(outer * inner) });
+  if (!x.requiresGrad) {
+    arg.release();
+    return out;
+  }
+  record([x], out, (g) => {
+    const gx = Tensor.empty(x.shape);
+    run({ file: 'reduce', entry: 'max_backward', uniforms: [outer, n, inner, f(1)], buffers: [g.buffer, gx.buffer, arg.buffer], workgroups: grid1d(outer * n * inner) });
+    return [gx];
+  });
+  return out;
+}
+
 /** Sum of every element: [..] -> [1]. */
 export function sumAll(x: Tensor): Tensor {
   return sum(x.view([x.size]), 0, true);

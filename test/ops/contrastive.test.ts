@@ -93,6 +93,18 @@ for (const b of [1, 3, 17]) {
   });
 }
 
+test('owned-key targets with an image that owns no prompt and a prompt no image owns: zero row and column, exact gradients', async () => {
+  const { ownedKeyTargets } = await import('../../src/ops/contrastive.js');
+  // 4 images, 5 prompts: image 2 owns nothing on offer, prompt 'cross' belongs to nobody
+  const owners = [['star'], ['star', 'moon'], ['heart'], ['moon', 'ring']];
+  const keys = ['star', 'moon', 'ring', 'cross', 'moon'];
+  const { rows, cols } = ownedKeyTargets(owners, keys);
+  assert.deepEqual([...rows.slice(10, 15)], [0, 0, 0, 0, 0]);
+  assert.deepEqual([0, 1, 2, 3].map((i) => cols[i * 5 + 3]), [0, 0, 0, 0]);
+  assert.deepEqual([...rows.slice(5, 10)], [1 / 3, 1 / 3, 0, 0, 1 / 3].map(Math.fround));
+  await checkLoss(4, 5, 6, rows, cols, 1.2, 'owned keys');
+});
+
 test('the logit scale gets no gradient once exp(s) is clamped at 100', async () => {
   const t = diagonalTargets(3);
   await tidyAsync(async () => {
@@ -126,4 +138,65 @@ test('shared-key multi-label targets: identical nouns are positives across image
   const { rows, cols } = sharedKeyTargets(2, 2, keys);
   assert.deepEqual([...rows], [1 / 3, 1 / 3, 1 / 3, 0, 1 / 3, 0, 1 / 3, 1 / 3].map(Math.fround));
   assert.deepEqual([...cols], [0.5, 1, 0.5, 0, 0.5, 0, 0.5, 1]);
+});
+
+/** The per-group multi-label loss: each prompt scored by the image's best group, then the fused CE. */
+function groupLossRef(grp: Float64Array, txt: Float64Array, s: number, b: number, g: number, m: number, d: number, tr: ArrayLike<number>, tc: ArrayLike<number>): number {
+  const a = normalizeRef(grp, b * g, d);
+  const t = normalizeRef(txt, m, d);
+  const scale = Math.min(Math.exp(s), 100);
+  const L = new Float64Array(b * m).fill(-Infinity);
+  for (let i = 0; i < b; i++) for (let q = 0; q < g; q++) for (let j = 0; j < m; j++) {
+    let acc = 0;
+    for (let k = 0; k < d; k++) acc += a[(i * g + q) * d + k] * t[j * d + k];
+    L[i * m + j] = Math.max(L[i * m + j], scale * acc);
+  }
+  return ceRef(L, b, m, tr, tc);
+}
+
+test('per-group multi-label loss (a prompt scored by its best group): value and gradients, 5 images × 3 groups', async () => {
+  const { promptLogits } = await import('../../src/model/losses.js');
+  const [b, g, k, d] = [5, 3, 2, 8];
+  const m = b * k;
+  const { rows, cols } = multiLabelTargets(b, k);
+  const grp = randn(b * g * d, 31);
+  const txt = randn(m * d, 32);
+  const s0 = 1.5;
+  await tidyAsync(async () => {
+    const G = Tensor.fromArray(grp, [b * g, d]);
+    const T = Tensor.fromArray(txt, [m, d]);
+    const S = Tensor.fromArray([s0], []);
+    for (const t of [G, T, S]) t.requiresGrad = true;
+    const loss = softCrossEntropy2d(promptLogits(G, g, T, S), Tensor.fromArray(rows, [b, m]), Tensor.fromArray(cols, [b, m]));
+    const want = groupLossRef(grp, txt, s0, b, g, m, d, rows, cols);
+    assertClose([await loss.item()], [want], 1e-5, 1e-5, 'group loss');
+    backward(loss);
+    const gG = numericGrad((x) => groupLossRef(x, txt, s0, b, g, m, d, rows, cols), Float64Array.from(grp), 1e-5);
+    const gT = numericGrad((x) => groupLossRef(grp, x, s0, b, g, m, d, rows, cols), Float64Array.from(txt), 1e-5);
+    const gS = numericGrad((x) => groupLossRef(grp, txt, x[0], b, g, m, d, rows, cols), Float64Array.of(s0), 1e-6);
+    const dG = await G.grad!.toArray();
+    assertClose(dG, gG, 2e-4, 2e-3, 'd groups');
+    assertClose(await T.grad!.toArray(), gT, 2e-4, 2e-3, 'd prompts');
+    assertClose(await S.grad!.toArray(), gS, 2e-4, 2e-3, 'd logit scale');
+    // a group that wins no prompt gets no gradient: the pooling is a max, not a mean
+    const won = new Set<number>();
+    const a = normalizeRef(grp, b * g, d);
+    const t = normalizeRef(txt, m, d);
+    for (let i = 0; i < b; i++) for (let j = 0; j < m; j++) {
+      let best = 0;
+      let bestV = -Infinity;
+      for (let q = 0; q < g; q++) {
+        let acc = 0;
+        for (let z = 0; z < d; z++) acc += a[(i * g + q) * d + z] * t[j * d + z];
+        if (acc > bestV) [best, bestV] = [q, acc];
+      }
+      won.add(i * g + best);
+    }
+    for (let r = 0; r < b * g; r++) {
+      const norm = Math.hypot(...dG.slice(r * d, r * d + d));
+      if (won.has(r)) assert.ok(norm > 0, `group row ${r} won a prompt`);
+      else assert.equal(norm, 0, `group row ${r} won no prompt`);
+    }
+    for (const x of [G, T, S]) x.grad!.release();
+  });
 });

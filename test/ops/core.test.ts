@@ -10,7 +10,7 @@ import { add, axpby, mul, scale } from '../../src/ops/elementwise.js';
 import { gelu, quickGelu, relu } from '../../src/ops/activation.js';
 import { layerNorm } from '../../src/ops/layernorm.js';
 import { softmax } from '../../src/ops/softmax.js';
-import { mean, sum, sumAll } from '../../src/ops/reduce.js';
+import { maxAxis, mean, sum, sumAll } from '../../src/ops/reduce.js';
 import { concat, slice, transpose } from '../../src/ops/shape.js';
 import { embedding } from '../../src/ops/embedding.js';
 
@@ -154,6 +154,33 @@ test('sum and mean over each axis of [3,7,33]', async () => {
     await gradCheck({ name: `mean axis ${axis}`, shapes: [shape], gpu: ([x]) => mean(x, axis, true), ref: ([x]) => sumAxisRef(x, shape, axis, 1 / shape[axis]) });
   }
   await gradCheck({ name: 'sumAll', shapes: [[65, 2]], gpu: ([x]) => sumAll(x), ref: ([x]) => Float64Array.of(x.reduce((a, b) => a + b, 0)), atol: 1e-4 });
+});
+
+function maxAxisRef(x: Float64Array, shape: number[], axis: number): Float64Array {
+  let outer = 1;
+  let inner = 1;
+  for (let i = 0; i < axis; i++) outer *= shape[i];
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
+  const n = shape[axis];
+  const y = new Float64Array(outer * inner).fill(-Infinity);
+  for (let o = 0; o < outer; o++) for (let j = 0; j < n; j++) for (let i = 0; i < inner; i++) y[o * inner + i] = Math.max(y[o * inner + i], x[(o * n + j) * inner + i]);
+  return y;
+}
+
+test('max over each axis of [3,7,33] (gradient to the winner only)', async () => {
+  const shape = [3, 7, 33];
+  for (const axis of [0, 1, 2]) {
+    await gradCheck({ name: `max axis ${axis}`, shapes: [shape], gpu: ([x]) => maxAxis(x, axis), ref: ([x]) => maxAxisRef(x, shape, axis), atol: 0 });
+  }
+  // a tie: the first of the equal elements takes the whole gradient
+  await tidyAsync(async () => {
+    const x = Tensor.fromArray([1, 5, 5, 2], [1, 4]);
+    x.requiresGrad = true;
+    const y = maxAxis(x, 1);
+    backward(sumAll(y));
+    assert.deepEqual(Array.from(await y.toArray()), [5]);
+    assert.deepEqual(Array.from(await x.grad!.toArray()), [0, 1, 0, 0]);
+  });
 });
 
 test('concat and slice along the token axis (forward, backward)', async () => {
