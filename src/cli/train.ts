@@ -24,8 +24,27 @@ function parseRecipe(json: string | undefined): Partial<TrainRecipe> | undefined
   const known = Object.keys(trainPreset('tiny'));
   const unknown = Object.keys(v).filter((k) => !known.includes(k) || k === 'config');
   if (unknown.length) throw new UserError(`--recipe has unknown fields ${unknown.join(', ')}: known are ${known.filter((k) => k !== 'config').join(', ')}.`);
+  const r = v as Record<string, unknown>;
+  for (const [field, allowed] of Object.entries(RECIPE_CHOICES)) {
+    if (field in r && !allowed.includes(r[field] as string)) {
+      throw new UserError(`--recipe field ${field} must be ${allowed.map((a) => `"${a}"`).join(', ')} (got ${JSON.stringify(r[field])}).`);
+    }
+  }
+  const known0 = trainPreset('tiny') as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(r)) {
+    if (!(field in RECIPE_CHOICES) && typeof value !== typeof known0[field]) {
+      throw new UserError(`--recipe field ${field} must be a ${typeof known0[field]} (got ${JSON.stringify(value)}).`);
+    }
+  }
   return v as Partial<TrainRecipe>;
 }
+
+/** The recipe fields that take one of a few words. */
+const RECIPE_CHOICES: Record<string, readonly string[]> = {
+  multiLabelTargets: ['paper', 'shared', 'unique'],
+  multiLabelPooling: ['image', 'groups'],
+  promptTemplates: ['full', 'subset', 'simple'],
+};
 
 export async function trainCommand(opts: AdapterOptions & Record<string, string | boolean | undefined>): Promise<void> {
   const lr = opts.lr === undefined ? undefined : Number(opts.lr);

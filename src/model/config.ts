@@ -14,7 +14,15 @@ export interface TextConfig {
   bos_token_id: number;
   eos_token_id: number;
   pad_token_id: number;
+  /**
+   * For models without a vocabulary file (the word-level tokenizer): 'whitespace' (the fixture's, the default) or
+   * 'punctuation', which also splits punctuation off words, so "star." and "star," are the caption's "star".
+   */
+  word_split?: WordSplit;
 }
+
+export type WordSplit = 'whitespace' | 'punctuation';
+export const WORD_SPLITS: readonly WordSplit[] = ['whitespace', 'punctuation'];
 
 export interface VisionConfig {
   hidden_size: number;
@@ -89,6 +97,9 @@ export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
   if (vision.num_output_groups.length < stages - 1) throw bad('vision_config.num_output_groups needs an entry per grouping stage');
   if (text.hidden_size % text.num_attention_heads) throw bad('text hidden_size must be divisible by its heads');
   if (vision.hidden_size % vision.num_attention_heads) throw bad('vision hidden_size must be divisible by its heads');
+  if (text.word_split !== undefined && !WORD_SPLITS.includes(text.word_split)) {
+    throw bad(`text_config.word_split must be ${WORD_SPLITS.map((k) => `"${k}"`).join(' or ')}, not ${JSON.stringify(text.word_split)}`);
+  }
   if (vision.patch_embed !== undefined && !PATCH_EMBED_KINDS.includes(vision.patch_embed)) {
     throw bad(`vision_config.patch_embed must be ${PATCH_EMBED_KINDS.map((k) => `"${k}"`).join(' or ')}, not ${JSON.stringify(vision.patch_embed)}`);
   }

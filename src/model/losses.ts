@@ -2,8 +2,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { add, expClamp, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { l2Normalize } from '../ops/normalize.js';
-import { slice } from '../ops/shape.js';
-import { diagonalTargets, multiLabelTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
+import { concat, slice } from '../ops/shape.js';
+import { maxAxis } from '../ops/reduce.js';
+import { diagonalTargets, multiLabelTargets, ownedKeyTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
 import type { GroupViTModel } from './groupvit.js';
 import type { GroupingOptions } from './grouping.js';
 
@@ -17,7 +18,20 @@ export interface TrainBatch {
   batch: number;
   /** The noun behind each prompt: when given, identical nouns are positives across images (sharedKeyTargets). */
   promptKeys?: readonly string[] | null;
+  /**
+   * The nouns each image owns, for prompts made once per distinct noun of the batch (any number of rows, one key
+   * each in promptKeys): a prompt is a positive of every image owning its key (ownedKeyTargets).
+   */
+  imageKeys?: readonly (readonly string[])[] | null;
 }
+
+/**
+ * What the multi-label loss compares with the noun prompts: 'image', the pooled image embedding (the paper), or
+ * 'groups', each final group's embedding with a noun scored by its best-matching group (multiple-instance pooling).
+ * 'groups' names the groups themselves, which is what zero-shot segmentation reads; the pooled embedding only
+ * names the image (TRAINING-NOTES: groups that separate objects but carry no name).
+ */
+export type MultiLabelPooling = 'image' | 'groups';
 
 export interface Losses {
   total: Tensor;
@@ -31,27 +45,47 @@ function scaledCosine(a: Tensor, b: Tensor, logScale: Tensor): Tensor {
 }
 
 /**
+ * Logits of B images against M prompts from G embeddings per image (G = 1: the pooled image embedding), each
+ * prompt scored by the image's best-matching embedding.   embeds:[B·G, P], prompts:[M, P] -> [B, M]
+ */
+export function promptLogits(embeds: Tensor, groups: number, prompts: Tensor, logScale: Tensor): Tensor {
+  const all = scaledCosine(embeds, prompts, logScale);
+  if (groups === 1) return all;
+  return maxAxis(all.view([embeds.shape[0] / groups, groups, prompts.shape[0]]), 1);
+}
+
+/**
  * GroupViT's training objective (GROUPVIT.md §1.5): the symmetric image–caption contrastive loss plus, when prompts
  * are given, the multi-label loss of each image against its k noun prompts with its own logit scale.
  * The captions and prompts go through the text tower as one batch, so BatchNorm sees them together as NVlabs does.
  */
-export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | null, b: TrainBatch, g: GroupingOptions): Losses {
+export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | null, b: TrainBatch, g: GroupingOptions, pooling: MultiLabelPooling = 'image'): Losses {
   const out = model.vision_model.forward(b.pixels, null, g);
-  const image = model.visual_projection.forward(out.pooled);
   const k = b.promptIds && multiLabelScale ? b.promptsPerImage : 0;
+  // prompt rows: k per image, or one per (distinct noun, template) of the batch
+  const m = !k ? 0 : b.imageKeys ? b.promptKeys!.length : b.batch * k;
+  const [, groups, width] = out.lastHidden.shape;
+  // With per-group prompts the groups go through the projection with the pooled rows, in one batch, so its
+  // BatchNorm sees both kinds of rows it will meet at inference (segmentation projects the groups).
+  const perGroup = k > 0 && pooling === 'groups';
+  const projected = perGroup
+    ? model.visual_projection.forward(concat([out.pooled, out.lastHidden.view([b.batch * groups, width])], 0))
+    : model.visual_projection.forward(out.pooled);
+  const image = perGroup ? slice(projected, 0, 0, b.batch) : projected;
   const ids = k ? Int32Array.from([...b.captionIds, ...b.promptIds!]) : b.captionIds;
-  const rows = b.batch * (1 + k);
+  const rows = b.batch + m;
   const text = model.encodeText(ids, rows);
   const captions = k ? slice(text, 0, 0, b.batch) : text;
   const eye = Tensor.fromArray(diagonalTargets(b.batch), [b.batch, b.batch]);
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
   if (!k) return { total: contrastive, contrastive, multiLabel: null };
-  const prompts = slice(text, 0, b.batch, b.batch * k);
-  const t = b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
+  const prompts = slice(text, 0, b.batch, m);
+  const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
+  const logits = perGroup ? promptLogits(slice(projected, 0, b.batch, b.batch * groups), groups, prompts, multiLabelScale!) : promptLogits(image, 1, prompts, multiLabelScale!);
   const multiLabel = softCrossEntropy2d(
-    scaledCosine(image, prompts, multiLabelScale!),
-    Tensor.fromArray(t.rows, [b.batch, b.batch * k]),
-    Tensor.fromArray(t.cols, [b.batch, b.batch * k]),
+    logits,
+    Tensor.fromArray(t.rows, [b.batch, m]),
+    Tensor.fromArray(t.cols, [b.batch, m]),
   );
   return { total: add(contrastive, multiLabel), contrastive, multiLabel };
 }

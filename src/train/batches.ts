@@ -2,7 +2,9 @@ import type { RgbImage } from '../io/image.js';
 import { normalizeImages } from '../io/normalize-pixels.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
-import { promptsForCaption } from '../data/prompts.js';
+import { promptWords, promptsForCaption } from '../data/prompts.js';
+import { TEMPLATE_SETS, fillTemplate } from '../data/templates.js';
+import type { NounPhrase } from '../data/shapes/nouns.js';
 import { extractNouns } from '../data/shapes/nouns.js';
 import { augmentImage } from '../data/augment.js';
 import { tryLoadRecord, type ImageTextIndex } from '../data/records.js';
@@ -15,6 +17,11 @@ export interface PromptSpec {
   k: number;
   /** Attach each prompt's noun so the loss can treat identical nouns as shared positives. */
   sharedTargets?: boolean;
+  /**
+   * Make the prompts once per distinct noun of the batch (k templates each) instead of k per image: with shared
+   * targets the per-image prompts mostly repeat a handful of nouns, and the text tower's work is most of a step.
+   */
+  uniquePrompts?: boolean;
   templates: 'full' | 'subset' | 'simple';
   withModifiers: boolean;
 }
@@ -46,6 +53,29 @@ function pack(images: RgbImage[], captions: string[], prompts: string[][], tok: 
   return { pixels: normalizeImages(images), shape: [b, 3, size, images[0].width], captionIds, promptIds, promptsPerImage: k, promptKeys };
 }
 
+/**
+ * Prompts once per distinct noun of the batch: k rows per noun, each in a template drawn from `rng`, keyed by the
+ * noun; every image owns its caption's nouns. Nouns in order of first appearance, so the batch is deterministic.
+ */
+export function packUniquePrompts(images: RgbImage[], captions: string[], nouns: NounPhrase[][], tok: Tokenizer, spec: PromptSpec, rng: Random): StepInput {
+  const b = images.length;
+  const l = tok.contextLength;
+  const captionIds = new Int32Array(b * l);
+  captions.forEach((c, i) => captionIds.set(tok.encode(c), i * l));
+  const imageKeys = nouns.map((n) => promptWords(n, spec.withModifiers));
+  const distinct = [...new Set(imageKeys.flat())];
+  const set = TEMPLATE_SETS[spec.templates];
+  const promptKeys = distinct.flatMap((w) => Array<string>(spec.k).fill(w));
+  const promptIds = new Int32Array(promptKeys.length * l);
+  promptKeys.forEach((w, j) => promptIds.set(tok.encode(fillTemplate(rng.pick(set), w)), j * l));
+  return { pixels: normalizeImages(images), shape: [b, 3, images[0].height, images[0].width], captionIds, promptIds, promptsPerImage: spec.k, promptKeys, imageKeys };
+}
+
+/** A step's own random stream for batch-level choices (the unique prompts' templates). */
+function stepRng(seed: number, step: number): Random {
+  return new Random(mix32(seed ^ mix32(step * 2246822519 + 0x5bd1e995)));
+}
+
 /** The generated shapes world: batch s holds train items s·B .. s·B+B-1 (prompts re-drawn per epoch of 10k items). */
 export class ShapesBatches implements BatchSource {
   readonly data: ShapesDataset;
@@ -63,6 +93,9 @@ export class ShapesBatches implements BatchSource {
       const index = (step * this.batchSize + i) % 2 ** 28;
       return this.data.sample(index, Math.floor(index / 10000));
     });
+    if (this.prompts.uniquePrompts && this.prompts.k > 0) {
+      return packUniquePrompts(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.nouns), this.tok, this.prompts, stepRng(this.seed, step));
+    }
     return pack(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.prompts.slice(0, this.prompts.k)), this.tok, this.prompts.k, this.prompts.sharedTargets);
   }
 
@@ -98,6 +131,7 @@ export class RecordBatches implements BatchSource {
     const images: RgbImage[] = [];
     const captions: string[] = [];
     const prompts: string[][] = [];
+    const nouns: NounPhrase[][] = [];
     let pos = step * this.batchSize;
     let guard = 0;
     while (images.length < this.batchSize) {
@@ -110,8 +144,11 @@ export class RecordBatches implements BatchSource {
       if (!img) continue;
       images.push(augmentImage(img, rng, { size: this.imageSize, flip: 0.5 }));
       captions.push(rec.caption);
-      prompts.push(promptsForCaption(rec.caption, rng, { k: Math.max(this.prompts.k, 1), templates: this.prompts.templates }).prompts.slice(0, this.prompts.k));
+      const made = promptsForCaption(rec.caption, rng, { k: Math.max(this.prompts.k, 1), templates: this.prompts.templates });
+      prompts.push(made.prompts.slice(0, this.prompts.k));
+      nouns.push(made.nouns);
     }
+    if (this.prompts.uniquePrompts && this.prompts.k > 0) return packUniquePrompts(images, captions, nouns, this.tok, this.prompts, stepRng(this.seed, step));
     return pack(images, captions, prompts, this.tok, this.prompts.k, this.prompts.sharedTargets);
   }
 

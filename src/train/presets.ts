@@ -21,8 +21,13 @@ export interface TrainRecipe {
   promptTemplates: 'full' | 'subset' | 'simple';
   /** Put colour words in prompts ("a photo of a red star."): a deviation from the paper, see TRAINING-NOTES. */
   promptModifiers: boolean;
-  /** 'paper': a prompt is positive for its own image only; 'shared': for every image owning the same noun. */
-  multiLabelTargets: 'paper' | 'shared';
+  /**
+   * 'paper': k prompts per image, each a positive of its own image only; 'shared': the same prompts, each a positive
+   * of every image owning its noun; 'unique': k prompts per distinct noun of the batch, positives as 'shared'.
+   */
+  multiLabelTargets: 'paper' | 'shared' | 'unique';
+  /** The multi-label loss on the pooled image embedding ('image', the paper) or on each final group ('groups'). */
+  multiLabelPooling: 'image' | 'groups';
   /** Chance that a generated caption names shapes without colours (0: every object with its colour). */
   captionColourDrop: number;
   hardAssignment: boolean;
@@ -33,8 +38,11 @@ export interface TrainRecipe {
 
 const PAPER_TEXT = { vocab_size: 49408, hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 12, num_attention_heads: 4, max_position_embeddings: 77 };
 
-/** The world's words hash into this many ids collision-free for the class and colour names (checked in tests). */
-export const TINY_VOCAB = 2048;
+/**
+ * Ids of the generated world's word-level vocabulary: every word of its captions and prompt templates hashes to an
+ * id of its own here (test/data/tokenizer/word.test.ts); at 2048, "square" shared its id with the template's "hard".
+ */
+export const TINY_VOCAB = 8192;
 
 const PRESETS: Record<string, () => TrainRecipe> = {
   // Trains on a 2-core CPU (lavapipe) within ~30 minutes: 64×64 scenes in 8×8 patches, two grouping stages (16 → 4).
@@ -50,6 +58,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       text_config: {
         vocab_size: TINY_VOCAB, hidden_size: 64, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4,
         max_position_embeddings: 24, bos_token_id: TINY_VOCAB - 2, eos_token_id: TINY_VOCAB - 1, pad_token_id: 0,
+        word_split: 'punctuation',
       },
       vision_config: {
         hidden_size: 64, intermediate_size: 256, depths: [2, 1, 1], num_group_tokens: [16, 4, 0], num_output_groups: [16, 4, 4],
@@ -57,7 +66,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 64, steps: 600, lr: 2e-3, warmupSteps: 40, warmupLr: 1e-5, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'shared', captionColourDrop: 0.5, hardAssignment: true, gumbel: true,
+    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'shared', multiLabelPooling: 'image', captionColourDrop: 0.5, hardAssignment: true, gumbel: true,
     checkpointEvery: 100, evalEvery: 0,
   }),
   // A step up for a real GPU: 128×128 scenes, the paper's group counts, ViT-Ti-like width.
@@ -68,6 +77,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       text_config: {
         vocab_size: TINY_VOCAB, hidden_size: 128, intermediate_size: 512, num_hidden_layers: 4, num_attention_heads: 4,
         max_position_embeddings: 32, bos_token_id: TINY_VOCAB - 2, eos_token_id: TINY_VOCAB - 1, pad_token_id: 0,
+        word_split: 'punctuation',
       },
       vision_config: {
         hidden_size: 192, intermediate_size: 768, depths: [4, 2, 2], num_group_tokens: [64, 8, 0], num_output_groups: [64, 8, 8],
@@ -75,14 +85,14 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 256, steps: 5000, lr: 1.6e-3 * (256 / 4096), warmupSteps: 300, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', captionColourDrop: 0, hardAssignment: true, gumbel: true,
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, hardAssignment: true, gumbel: true,
     checkpointEvery: 500, evalEvery: 1000,
   }),
   // The paper's architecture and recipe (GROUPVIT.md §1.1, §1.6), learning rate scaled linearly with the batch.
   'gcc-yfcc': () => ({
     config: parseConfig({ projection_dim: 256, projection_intermediate_dim: 4096, text_config: PAPER_TEXT, vision_config: {} }),
     batchSize: 4096, steps: 30 * 7000, lr: 1.6e-3, warmupSteps: 2 * 7000, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', captionColourDrop: 0, hardAssignment: true, gumbel: true,
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, hardAssignment: true, gumbel: true,
     checkpointEvery: 1000, evalEvery: 0,
   }),
 };

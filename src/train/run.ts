@@ -87,7 +87,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const config = recipe.config;
   const { tok, files } = tokenizerFor(config, o.tokenizer);
   const size = config.vision_config.image_size;
-  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets === 'shared', captionColourDrop: recipe.captionColourDrop };
+  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop };
   let source: BatchSource;
   const spec: SourceSpec = { kind: 'shapes', seed: o.seed, batchSize: recipe.batchSize, imageSize: size, prompts, tokenizerDir: o.tokenizer ?? '', config };
   if (o.data === 'synthetic') source = new ShapesBatches(o.seed, recipe.batchSize, size, tok, prompts);
@@ -107,7 +107,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const model = new GroupViTModel(config, o.seed);
   const trainer = new TrainStep(model, {
     seed: o.seed, weightDecay: recipe.weightDecay, maxNorm: recipe.maxNorm, dropPath: recipe.dropPath,
-    hard: recipe.hardAssignment, gumbel: recipe.gumbel, multiLabel: recipe.promptsPerImage > 0,
+    hard: recipe.hardAssignment, gumbel: recipe.gumbel, multiLabel: recipe.promptsPerImage > 0, multiLabelPooling: recipe.multiLabelPooling ?? 'image',
   });
   let startStep = 0;
   let elapsed = 0;

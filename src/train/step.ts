@@ -3,7 +3,7 @@ import { backward, noGrad } from '../tensor/tape.js';
 import { concat } from '../ops/shape.js';
 import { param } from '../nn/module.js';
 import type { GroupViTModel } from '../model/groupvit.js';
-import { groupvitLosses } from '../model/losses.js';
+import { groupvitLosses, type MultiLabelPooling } from '../model/losses.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 
 export interface StepInput {
@@ -15,6 +15,8 @@ export interface StepInput {
   promptsPerImage: number;
   /** Per prompt, its noun (de-duplicated multi-label targets); null for the paper's one-owner targets. */
   promptKeys?: string[] | null;
+  /** Per image, the nouns it owns, when the prompts are made once per distinct noun of the batch. */
+  imageKeys?: string[][] | null;
 }
 
 export interface StepResult {
@@ -32,6 +34,8 @@ export interface TrainStepOptions extends AdamWOptions {
   tau?: number;
   dropPath?: number;
   multiLabel?: boolean;
+  /** What the multi-label loss compares with the prompts (default 'image', the paper's). */
+  multiLabelPooling?: MultiLabelPooling;
 }
 
 /**
@@ -59,8 +63,9 @@ export class TrainStep {
       const losses = groupvitLosses(
         this.model,
         this.multiLabelScale,
-        { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: input.shape[0], promptKeys: input.promptKeys },
+        { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: input.shape[0], promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
+        this.o.multiLabelPooling ?? 'image',
       );
       backward(losses.total);
       this.optimizer.update(lr);

@@ -132,3 +132,46 @@ test('the worker-thread prefetcher hands out exactly the batches the in-thread s
     await pre.close();
   }
 });
+
+test('unique prompts: k templated rows per distinct noun of the batch, owned by every image naming it, deterministic per step', async () => {
+  const { ShapesBatches } = await import('../../src/train/batches.js');
+  const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
+  const { extractNouns } = await import('../../src/data/shapes/nouns.js');
+  const config = microConfig();
+  const tok = loadTokenizer('/nonexistent', config);
+  const prompts = { k: 2, templates: 'full' as const, withModifiers: false, sharedTargets: true, uniquePrompts: true };
+  const src = new ShapesBatches(5, 6, 32, tok, prompts);
+  const a = src.batch(3);
+  const again = new ShapesBatches(5, 6, 32, tok, prompts).batch(3);
+  assert.deepEqual(again.promptIds, a.promptIds);
+  assert.deepEqual(again.imageKeys, a.imageKeys);
+  const keys = a.promptKeys!;
+  const owned = a.imageKeys!;
+  const distinct = [...new Set(owned.flat())];
+  assert.ok(distinct.length >= 2, 'six scenes name more than one noun');
+  assert.deepEqual(keys, distinct.flatMap((w) => [w, w]));
+  const l = tok.contextLength;
+  assert.equal(a.promptIds!.length, keys.length * l);
+  // each image owns exactly its caption's nouns, and each prompt row encodes its noun's word
+  for (let i = 0; i < 6; i++) {
+    const sample = src.data.sample(3 * 6 + i, 0);
+    assert.deepEqual(owned[i], [...new Set(extractNouns(sample.caption).map((n) => n.noun))]);
+  }
+  keys.forEach((w, j) => {
+    const row = Array.from(a.promptIds!.slice(j * l, (j + 1) * l));
+    const word = tok.encode(w).filter((id) => id !== 0).slice(1, -1);
+    assert.ok(word.every((id) => row.includes(id)), `prompt ${j} names ${w}`);
+  });
+  // a different step draws other templates for its nouns
+  assert.notDeepEqual(src.batch(4).promptIds, a.promptIds);
+});
+
+test('per-group multi-label loss with unique prompts: a short run trains and its loss falls', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gv-groups-'));
+  const s = await train(opts(out, { steps: 20, batchSize: 8, checkpointEvery: 20, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, multiLabelTargets: 'unique', multiLabelPooling: 'groups' } }));
+  assert.equal(s.endStep, 20);
+  const l = losses(out);
+  const ml = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x).multi_label as number);
+  assert.ok(ml.every((v) => Number.isFinite(v) && v > 0), 'the multi-label term is computed');
+  assert.ok((l[17] + l[18] + l[19]) / 3 < ((l[0] + l[1] + l[2]) / 3) * 0.9, `loss ${l.slice(0, 3)} -> ${l.slice(17)}`);
+});

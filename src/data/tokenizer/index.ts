@@ -18,6 +18,7 @@ export interface TextTokenConfig {
   eos_token_id?: number;
   pad_token_id?: number;
   max_position_embeddings?: number;
+  word_split?: 'whitespace' | 'punctuation';
 }
 
 export interface LoadTokenizerOptions {
@@ -42,5 +43,5 @@ export function loadTokenizer(dir: string, config: { text_config?: TextTokenConf
   if (vocabSize === undefined || sotId === undefined || eotId === undefined) {
     throw new UserError(`${dir} has no vocab.json/merges.txt and its config lacks text_config vocab_size, bos_token_id or eos_token_id.`);
   }
-  return new WordTokenizer({ vocabSize, sotId, eotId, contextLength, padId: opts.padId ?? 0 });
+  return new WordTokenizer({ vocabSize, sotId, eotId, contextLength, padId: opts.padId ?? 0, split: text.word_split });
 }

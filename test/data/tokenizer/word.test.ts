@@ -41,3 +41,35 @@ test('truncation keeps the end token last and padding is zero', () => {
   assert.deepEqual([...tok.encode('  ')], [998, 999, 0, 0]);
   assert.deepEqual([...tok.encode('A\tb')], [...tok.encode('a b')]);
 });
+
+test("split 'punctuation' cuts marks off words, so a prompt's last noun is the caption's noun", () => {
+  const tok = new WordTokenizer({ vocabSize: 1000, sotId: 998, eotId: 999, contextLength: 12, split: 'punctuation' });
+  const w = (x: string) => tok.wordId(x);
+  assert.deepEqual([...tok.encode('A photo of a star.')], [998, w('a'), w('photo'), w('of'), w('a'), w('star'), w('.'), 999, 0, 0, 0, 0]);
+  assert.deepEqual([...tok.encode('a ring, a cross')].slice(1, 6), [w('a'), w('ring'), w(','), w('a'), w('cross')]);
+  // the fixture's whitespace split keeps them whole
+  const plain = new WordTokenizer({ vocabSize: 1000, sotId: 998, eotId: 999, contextLength: 12 });
+  assert.equal(plain.encode('a star.')[2], plain.wordId('star.'));
+  // loadTokenizer reads the split from the config
+  const t = loadTokenizer('/nonexistent', { text_config: { vocab_size: 1000, bos_token_id: 998, eos_token_id: 999, max_position_embeddings: 8, word_split: 'punctuation' } });
+  assert.deepEqual([...t.encode('star.')].slice(1, 3), [w('star'), w('.')]);
+});
+
+test('the generated world: every word of its captions and prompts has its own id in the tiny vocabulary', async () => {
+  const { TINY_VOCAB } = await import('../../../src/train/presets.js');
+  const { ShapesDataset } = await import('../../../src/data/shapes/dataset.js');
+  const { FULL_IMAGENET_TEMPLATES } = await import('../../../src/data/templates.js');
+  const tok = new WordTokenizer({ vocabSize: TINY_VOCAB, sotId: TINY_VOCAB - 2, eotId: TINY_VOCAB - 1, contextLength: 24, split: 'punctuation' });
+  const words = new Set<string>();
+  const add = (text: string) => { for (const x of text.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? []) words.add(x); };
+  const data = new ShapesDataset({ seed: 1, split: 'train', imageSize: 32, caption: { colourDrop: 0.5 } });
+  for (let i = 0; i < 3000; i++) add(data.sample(i).caption);
+  for (const t of FULL_IMAGENET_TEMPLATES) add(t.replace('{}', ''));
+  const byId = new Map<number, string>();
+  for (const x of words) {
+    const id = tok.wordId(x);
+    assert.ok(!byId.has(id), `"${x}" and "${byId.get(id)}" share id ${id}`);
+    byId.set(id, x);
+  }
+  assert.ok(words.size > 100, `${words.size} words`);
+});
