@@ -42,7 +42,7 @@ function parseRecipe(json: string | undefined): Partial<TrainRecipe> | undefined
 /** The recipe fields that take one of a few words. */
 const RECIPE_CHOICES: Record<string, readonly string[]> = {
   multiLabelTargets: ['paper', 'shared', 'unique'],
-  multiLabelPooling: ['image', 'groups'],
+  multiLabelPooling: ['image', 'groups', 'both'],
   promptTemplates: ['full', 'subset', 'simple'],
 };
 

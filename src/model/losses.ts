@@ -29,9 +29,10 @@ export interface TrainBatch {
  * What the multi-label loss compares with the noun prompts: 'image', the pooled image embedding (the paper), or
  * 'groups', each final group's embedding with a noun scored by its best-matching group (multiple-instance pooling).
  * 'groups' names the groups themselves, which is what zero-shot segmentation reads; the pooled embedding only
- * names the image (TRAINING-NOTES: groups that separate objects but carry no name).
+ * names the image (TRAINING-NOTES: groups that separate objects but carry no name). 'both' adds the two losses: the
+ * max sends the per-group term's gradient to one group per noun, the pooled term reaches every group.
  */
-export type MultiLabelPooling = 'image' | 'groups';
+export type MultiLabelPooling = 'image' | 'groups' | 'both';
 
 export interface Losses {
   total: Tensor;
@@ -67,7 +68,7 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const [, groups, width] = out.lastHidden.shape;
   // With per-group prompts the groups go through the projection with the pooled rows, in one batch, so its
   // BatchNorm sees both kinds of rows it will meet at inference (segmentation projects the groups).
-  const perGroup = k > 0 && pooling === 'groups';
+  const perGroup = k > 0 && pooling !== 'image';
   const projected = perGroup
     ? model.visual_projection.forward(concat([out.pooled, out.lastHidden.view([b.batch * groups, width])], 0))
     : model.visual_projection.forward(out.pooled);
@@ -81,11 +82,10 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   if (!k) return { total: contrastive, contrastive, multiLabel: null };
   const prompts = slice(text, 0, b.batch, m);
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
-  const logits = perGroup ? promptLogits(slice(projected, 0, b.batch, b.batch * groups), groups, prompts, multiLabelScale!) : promptLogits(image, 1, prompts, multiLabelScale!);
-  const multiLabel = softCrossEntropy2d(
-    logits,
-    Tensor.fromArray(t.rows, [b.batch, m]),
-    Tensor.fromArray(t.cols, [b.batch, m]),
-  );
+  const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
+  const colT = Tensor.fromArray(t.cols, [b.batch, m]);
+  const perGroupLoss = () => softCrossEntropy2d(promptLogits(slice(projected, 0, b.batch, b.batch * groups), groups, prompts, multiLabelScale!), rowT, colT);
+  const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
+  const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
   return { total: add(contrastive, multiLabel), contrastive, multiLabel };
 }

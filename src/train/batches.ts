@@ -14,6 +14,8 @@ import type { StepInput } from './step.js';
 export interface PromptSpec {
   /** Chance that a generated scene's caption leaves out the colours (an ablation; 0 = as specified). */
   captionColourDrop?: number;
+  /** A curriculum: generated scenes hold a single object in steps before this one (0: 1–3 objects throughout). */
+  singleObjectSteps?: number;
   k: number;
   /** Attach each prompt's noun so the loss can treat identical nouns as shared positives. */
   sharedTargets?: boolean;
@@ -79,19 +81,24 @@ function stepRng(seed: number, step: number): Random {
 /** The generated shapes world: batch s holds train items s·B .. s·B+B-1 (prompts re-drawn per epoch of 10k items). */
 export class ShapesBatches implements BatchSource {
   readonly data: ShapesDataset;
+  /** The same world with one object per scene, for the curriculum's first steps. */
+  readonly single: ShapesDataset;
 
   constructor(readonly seed: number, readonly batchSize: number, readonly imageSize: number, readonly tok: Tokenizer, readonly prompts: PromptSpec) {
-    this.data = new ShapesDataset({
-      seed, split: 'train', imageSize,
+    const opts = {
+      seed, split: 'train' as const, imageSize,
       caption: prompts.captionColourDrop ? { colourDrop: prompts.captionColourDrop } : undefined,
       prompts: { k: Math.max(prompts.k, 1), templates: prompts.templates, withModifiers: prompts.withModifiers },
-    });
+    };
+    this.data = new ShapesDataset(opts);
+    this.single = new ShapesDataset({ ...opts, scene: { minObjects: 1, maxObjects: 1 } });
   }
 
   batch(step: number): StepInput {
+    const world = step < (this.prompts.singleObjectSteps ?? 0) ? this.single : this.data;
     const samples = Array.from({ length: this.batchSize }, (_, i) => {
       const index = (step * this.batchSize + i) % 2 ** 28;
-      return this.data.sample(index, Math.floor(index / 10000));
+      return world.sample(index, Math.floor(index / 10000));
     });
     if (this.prompts.uniquePrompts && this.prompts.k > 0) {
       return packUniquePrompts(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.nouns), this.tok, this.prompts, stepRng(this.seed, step));

@@ -87,7 +87,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const config = recipe.config;
   const { tok, files } = tokenizerFor(config, o.tokenizer);
   const size = config.vision_config.image_size;
-  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop };
+  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0 };
   let source: BatchSource;
   const spec: SourceSpec = { kind: 'shapes', seed: o.seed, batchSize: recipe.batchSize, imageSize: size, prompts, tokenizerDir: o.tokenizer ?? '', config };
   if (o.data === 'synthetic') source = new ShapesBatches(o.seed, recipe.batchSize, size, tok, prompts);

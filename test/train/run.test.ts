@@ -20,7 +20,7 @@ const microConfig = () =>
   parseConfig({
     projection_dim: 16,
     projection_intermediate_dim: 32,
-    text_config: { vocab_size: TINY_VOCAB, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 24, bos_token_id: TINY_VOCAB - 2, eos_token_id: TINY_VOCAB - 1 },
+    text_config: { vocab_size: TINY_VOCAB, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 24, bos_token_id: TINY_VOCAB - 2, eos_token_id: TINY_VOCAB - 1, word_split: 'punctuation' },
     vision_config: {
       hidden_size: 16, intermediate_size: 32, depths: [1, 1, 1], num_group_tokens: [6, 3, 0], num_output_groups: [6, 3, 3],
       num_attention_heads: 2, image_size: 32, patch_size: 8, assign_mlp_ratio: [0.5, 2],
@@ -166,9 +166,9 @@ test('unique prompts: k templated rows per distinct noun of the batch, owned by 
   assert.notDeepEqual(src.batch(4).promptIds, a.promptIds);
 });
 
-test('per-group multi-label loss with unique prompts: a short run trains and its loss falls', async () => {
+test('pooled + per-group multi-label loss with unique prompts: a short run trains and its loss falls', async () => {
   const out = mkdtempSync(join(tmpdir(), 'gv-groups-'));
-  const s = await train(opts(out, { steps: 20, batchSize: 8, checkpointEvery: 20, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, multiLabelTargets: 'unique', multiLabelPooling: 'groups' } }));
+  const s = await train(opts(out, { steps: 20, batchSize: 8, checkpointEvery: 20, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, multiLabelTargets: 'unique', multiLabelPooling: 'both' } }));
   assert.equal(s.endStep, 20);
   const l = losses(out);
   const ml = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x).multi_label as number);

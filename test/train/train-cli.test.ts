@@ -19,7 +19,7 @@ test('--recipe: not JSON, unknown fields, unknown choices and wrong types are on
     ['{steps: 3}', /^groupvit: --recipe must be a JSON object/],
     ['[1]', /^groupvit: --recipe must be a JSON object/],
     ['{"stepz": 3}', /^groupvit: --recipe has unknown fields stepz: known are .*multiLabelPooling/],
-    ['{"multiLabelPooling": "group"}', /^groupvit: --recipe field multiLabelPooling must be "image", "groups" \(got "group"\)\.$/m],
+    ['{"multiLabelPooling": "group"}', /^groupvit: --recipe field multiLabelPooling must be "image", "groups", "both" \(got "group"\)\.$/m],
     ['{"multiLabelTargets": "all"}', /^groupvit: --recipe field multiLabelTargets must be "paper", "shared", "unique"/],
     ['{"steps": "10"}', /^groupvit: --recipe field steps must be a number \(got "10"\)\.$/m],
   ];
