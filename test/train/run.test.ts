@@ -175,3 +175,17 @@ test('pooled + per-group multi-label loss with unique prompts: a short run train
   assert.ok(ml.every((v) => Number.isFinite(v) && v > 0), 'the multi-label term is computed');
   assert.ok((l[17] + l[18] + l[19]) / 3 < ((l[0] + l[1] + l[2]) / 3) * 0.9, `loss ${l.slice(0, 3)} -> ${l.slice(17)}`);
 });
+
+test('single-object curriculum: scenes hold one object before singleObjectSteps, 1–3 after', async () => {
+  const { ShapesBatches } = await import('../../src/train/batches.js');
+  const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
+  const { normalizeImages } = await import('../../src/io/normalize-pixels.js');
+  const tok = loadTokenizer('/nonexistent', microConfig());
+  const src = new ShapesBatches(7, 8, 32, tok, { k: 1, templates: 'simple', withModifiers: false, singleObjectSteps: 2 });
+  const images = (world: typeof src.data, step: number) => normalizeImages(Array.from({ length: 8 }, (_, i) => world.sample(step * 8 + i, 0).image));
+  assert.deepEqual(src.batch(1).pixels, images(src.single, 1));
+  assert.deepEqual(src.batch(2).pixels, images(src.data, 2));
+  const counts = (world: typeof src.data) => Array.from({ length: 40 }, (_, i) => world.sample(i, 0).objects.length);
+  assert.ok(counts(src.single).every((n) => n === 1));
+  assert.ok(counts(src.data).some((n) => n > 1));
+});
