@@ -11,6 +11,23 @@ export interface GroupDiagnostics {
   /** mIoU when every group whose pixels are mostly background is called background and the others keep their names:
    * how well groups are named, with the background rule taken out. */
   oracleBackgroundMIoU: number;
+  /** Mean cosine between the class names' text embeddings, off the diagonal: near 1, the text tower cannot tell the
+   * names apart and no image feature can be named (the collapse of TRAINING-NOTES). Absent where not measured. */
+  classCosine?: number;
+}
+
+/** Mean off-diagonal cosine of K unit-norm rows [K, P]. */
+export function meanClassCosine(emb: ArrayLike<number>, k: number): number {
+  const p = emb.length / k;
+  let sum = 0;
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) {
+      if (i === j) continue;
+      let dot = 0;
+      for (let d = 0; d < p; d++) dot += emb[i * p + d] * emb[j * p + d];
+      sum += dot;
+    }
+  return k > 1 ? sum / (k * (k - 1)) : 1;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
 import { classEmbeddings, IoUMeter, segmentBatch } from './evaluate.js';
-import { GroupStats, type GroupDiagnostics } from '../segment/group-stats.js';
+import { GroupStats, meanClassCosine, type GroupDiagnostics } from '../segment/group-stats.js';
 
 export interface ShapesEvalOptions {
   seed: number;
@@ -45,5 +45,5 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   }
   if (wasTraining) model.train();
   const iou = meter.perClass();
-  return { classes: [...CLASS_NAMES], iou, mIoU: meter.mean(), pixelAccuracy: meter.pixelAccuracy(), images: o.count, diagnostics: stats.report() };
+  return { classes: [...CLASS_NAMES], iou, mIoU: meter.mean(), pixelAccuracy: meter.pixelAccuracy(), images: o.count, diagnostics: { ...stats.report(), classCosine: meanClassCosine(emb, SHAPES.length) } };
 }

@@ -17,3 +17,11 @@ test('GroupStats: image-level hits, groups per image, purity and the oracle-back
   // IoU background 2/3 (one background pixel called 2), label 1: 1, label 2: 3/4.
   assert.ok(Math.abs(r.oracleBackgroundMIoU - (2 / 3 + 1 + 3 / 4) / 3) < 1e-12);
 });
+
+test('meanClassCosine: identical names score 1, orthogonal ones 0, a mix its mean', async () => {
+  const { meanClassCosine } = await import('../../src/segment/group-stats.js');
+  assert.equal(meanClassCosine([1, 0, 1, 0, 1, 0], 3), 1);
+  assert.equal(meanClassCosine([1, 0, 0, 0, 1, 0, 0, 0, 1], 3), 0);
+  // rows a=(1,0), b=(0,1), c=(0.6,0.8): pairs ab 0, ac 0.6, bc 0.8, each counted twice
+  assert.ok(Math.abs(meanClassCosine([1, 0, 0, 1, 0.6, 0.8], 3) - (0 + 0.6 + 0.8) / 3) < 1e-12);
+});
