@@ -3,7 +3,7 @@
 // the TM/TN prefix, WG_X/WG_Y); a file of its own because it needs the WGSL language feature
 // readonly_and_readwrite_storage_textures, which the buffer kernels of matmul.wgsl must not depend on.
 // Entry points:
-//   matmul_pack    (matmul_pack_vec4 where rows are whole texels) copies op(X) of one operand into an rgba32float storage texture (4 columns per texel, zero-padded)
+//   matmul_pack    copies op(X) of one operand into an rgba32float storage texture (4 columns per texel, zero-padded)
 //                  in the blocked order matmul_texture reads; the transposes of TRANS_A/TRANS_B happen here.
 //   matmul_texture register-blocked (TM×TN per invocation, 16×16 by default) with both operands read from textures
 //                  that matmul_pack filled: the fast path on lavapipe for all but small products. There a storage-
@@ -73,23 +73,6 @@ fn matmul_pack(@builtin(global_invocation_id) id: vec3u) {
       }
     }
   }
-  let t = z * pk.zStride + (r >> pk.rShift) * pk.sRb + (r & ((1u << pk.rShift) - 1u)) * pk.sRi
-        + (c4 >> pk.cShift) * pk.sCb + (c4 & ((1u << pk.cShift) - 1u)) * pk.sCi;
-  textureStore(packDst, vec2u(t & (TEX_W - 1u), t >> TEX_SHIFT), v);
-}
-
-// The same copy for an untransposed X whose rows are whole texels (C and the batch stride multiples of 4): one 16-byte
-// load per texel instead of four bounds-checked scalar loads, which made packing as slow as the product it feeds.
-@group(0) @binding(1) var<storage, read> packSrc4: array<vec4f>;
-
-@compute @workgroup_size(8, 8)
-fn matmul_pack_vec4(@builtin(global_invocation_id) id: vec3u) {
-  let c4 = id.x;
-  let r = id.y;
-  let z = id.z;
-  if (c4 >= pk.C4 || r >= pk.rows) { return; }
-  var v = vec4f(0.0);
-  if (r < pk.R && 4u * c4 < pk.C) { v = packSrc4[(z * pk.stride + r * pk.C) / 4u + c4]; }
   let t = z * pk.zStride + (r >> pk.rShift) * pk.sRb + (r & ((1u << pk.rShift) - 1u)) * pk.sRi
         + (c4 >> pk.cShift) * pk.sCb + (c4 & ((1u << pk.cShift) - 1u)) * pk.sCi;
   textureStore(packDst, vec2u(t & (TEX_W - 1u), t >> TEX_SHIFT), v);

@@ -254,11 +254,9 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
     pass ??= enc.beginComputePass();
     return pass;
   };
-  const pack = (i: number, src: GPUBuffer, trans: boolean, tex: GPUTexture, C4: number, rows: number, batch: number, cols: number, stride: number) => {
-    const whole = !trans && cols % 4 === 0 && stride % 4 === 0;
-    const entry = whole ? 'matmul_pack_vec4' : 'matmul_pack';
-    const pipe = g.pipeline('matmul-texture', entry, whole ? {} : { TRANS_A: trans ? 1 : 0 }, prefix);
-    const pass = passFor(entry);
+  const pack = (i: number, src: GPUBuffer, trans: boolean, tex: GPUTexture, C4: number, rows: number, batch: number) => {
+    const pipe = g.pipeline('matmul-texture', 'matmul_pack', { TRANS_A: trans ? 1 : 0 }, prefix);
+    const pass = passFor('matmul_pack');
     pass.setPipeline(pipe);
     pass.setBindGroup(0, dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
       { binding: 0, resource: uniform(i) },
@@ -268,8 +266,8 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
     pass.dispatchWorkgroups(Math.ceil(C4 / 8), Math.ceil(rows / 8), batch);
   };
   // A stored [K, M] (transA) is op(A) transposed; B stored [K, N] is op(B) as is.
-  pack(0, s.a, s.transA, texA, K4, Mp, plan.batchA, K, s.strideA);
-  pack(1, s.b, s.transB, texB, N4p, Kp, plan.batchB, N, s.strideB);
+  pack(0, s.a, s.transA, texA, K4, Mp, plan.batchA);
+  pack(1, s.b, s.transB, texB, N4p, Kp, plan.batchB);
   const pipe = g.pipeline('matmul-texture', 'matmul_texture', { WG_X: plan.wgX, WG_Y: plan.wgY }, prefix);
   const last = passFor('matmul_texture');
   last.setPipeline(pipe);
