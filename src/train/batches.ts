@@ -64,12 +64,15 @@ export function packUniquePrompts(images: RgbImage[], captions: string[], nouns:
   const l = tok.contextLength;
   const captionIds = new Int32Array(b * l);
   captions.forEach((c, i) => captionIds.set(tok.encode(c), i * l));
-  const imageKeys = nouns.map((n) => promptWords(n, spec.withModifiers));
+  let imageKeys = nouns.map((n) => promptWords(n, spec.withModifiers));
+  // A batch without a single noun (users' captions can be like that) prompts with its captions, as the paper pads.
+  if (imageKeys.every((keys) => keys.length === 0)) imageKeys = captions.map((c) => [c]);
   const distinct = [...new Set(imageKeys.flat())];
   const set = TEMPLATE_SETS[spec.templates];
   const promptKeys = distinct.flatMap((w) => Array<string>(spec.k).fill(w));
   const promptIds = new Int32Array(promptKeys.length * l);
-  promptKeys.forEach((w, j) => promptIds.set(tok.encode(fillTemplate(rng.pick(set), w)), j * l));
+  const nounless = distinct.length > 0 && !nouns.some((n) => n.length > 0);
+  promptKeys.forEach((w, j) => promptIds.set(tok.encode(nounless ? w : fillTemplate(rng.pick(set), w)), j * l));
   return { pixels: normalizeImages(images), shape: [b, 3, images[0].height, images[0].width], captionIds, promptIds, promptsPerImage: spec.k, promptKeys, imageKeys };
 }
 

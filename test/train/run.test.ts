@@ -189,3 +189,21 @@ test('single-object curriculum: scenes hold one object before singleObjectSteps,
   assert.ok(counts(src.single).every((n) => n === 1));
   assert.ok(counts(src.data).some((n) => n > 1));
 });
+
+test('unique prompts: a batch whose captions have no nouns prompts with the captions themselves', async () => {
+  const { packUniquePrompts } = await import('../../src/train/batches.js');
+  const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
+  const { Random } = await import('../../src/util/random.js');
+  const tok = loadTokenizer('/nonexistent', microConfig());
+  const img = { width: 4, height: 4, data: new Uint8Array(48) };
+  const captions = ['it is', 'it is', 'so very'];
+  const spec = { k: 2, templates: 'full' as const, withModifiers: false };
+  const b = packUniquePrompts([img, img, img], captions, [[], [], []], tok, spec, new Random(1));
+  assert.deepEqual(b.imageKeys, [['it is'], ['it is'], ['so very']]);
+  assert.deepEqual(b.promptKeys, ['it is', 'it is', 'so very', 'so very']);
+  assert.deepEqual(Array.from(b.promptIds!.slice(0, tok.contextLength)), Array.from(tok.encode('it is')));
+  // with one noun anywhere, noun-less images own nothing (their rows of the loss are zero)
+  const c = packUniquePrompts([img, img], ['a star', 'it is'], [[{ noun: 'star', phrase: 'star' }], []], tok, spec, new Random(1));
+  assert.deepEqual(c.imageKeys, [['star'], []]);
+  assert.deepEqual(c.promptKeys, ['star', 'star']);
+});
