@@ -28,12 +28,14 @@ fn contrastive_rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) n
   if (i >= p.n) { return; }
   let base = i * p.m;
   var mx = -3.0e38;
-  for (var j = 0u; j < p.m; j++) { mx = max(mx, logits[base + j]); }
+  var ts = 0.0;
+  for (var j = 0u; j < p.m; j++) {
+    mx = max(mx, logits[base + j]);
+    ts += trow[base + j];
+  }
   var s = 0.0;
   for (var j = 0u; j < p.m; j++) { s += exp(logits[base + j] - mx); }
   let lse = mx + log(s);
-  var ts = 0.0;
-  for (var j = 0u; j < p.m; j++) { ts += trow[base + j]; }
   var l = 0.0;
   let w = 0.5 / f32(p.n);
   for (var j = 0u; j < p.m; j++) {
@@ -49,12 +51,14 @@ fn contrastive_cols(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) n
   let j = flat(wg, nwg, lid);
   if (j >= p.m) { return; }
   var mx = -3.0e38;
-  for (var i = 0u; i < p.n; i++) { mx = max(mx, logits[i * p.m + j]); }
+  var ts = 0.0;
+  for (var i = 0u; i < p.n; i++) {
+    mx = max(mx, logits[i * p.m + j]);
+    ts += tcol[i * p.m + j];
+  }
   var s = 0.0;
   for (var i = 0u; i < p.n; i++) { s += exp(logits[i * p.m + j] - mx); }
   let lse = mx + log(s);
-  var ts = 0.0;
-  for (var i = 0u; i < p.n; i++) { ts += tcol[i * p.m + j]; }
   var l = 0.0;
   let w = 0.5 / f32(p.m);
   for (var i = 0u; i < p.n; i++) {

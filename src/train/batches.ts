@@ -64,15 +64,15 @@ export function packUniquePrompts(images: RgbImage[], captions: string[], nouns:
   const l = tok.contextLength;
   const captionIds = new Int32Array(b * l);
   captions.forEach((c, i) => captionIds.set(tok.encode(c), i * l));
-  let imageKeys = nouns.map((n) => promptWords(n, spec.withModifiers));
+  const nounKeys = nouns.map((n) => promptWords(n, spec.withModifiers));
   // A batch without a single noun (users' captions can be like that) prompts with its captions, as the paper pads.
-  if (imageKeys.every((keys) => keys.length === 0)) imageKeys = captions.map((c) => [c]);
+  const fromCaptions = nounKeys.every((keys) => keys.length === 0);
+  const imageKeys = fromCaptions ? captions.map((c) => [c]) : nounKeys;
   const distinct = [...new Set(imageKeys.flat())];
   const set = TEMPLATE_SETS[spec.templates];
   const promptKeys = distinct.flatMap((w) => Array<string>(spec.k).fill(w));
   const promptIds = new Int32Array(promptKeys.length * l);
-  const nounless = distinct.length > 0 && !nouns.some((n) => n.length > 0);
-  promptKeys.forEach((w, j) => promptIds.set(tok.encode(nounless ? w : fillTemplate(rng.pick(set), w)), j * l));
+  promptKeys.forEach((w, j) => promptIds.set(tok.encode(fromCaptions ? w : fillTemplate(rng.pick(set), w)), j * l));
   return { pixels: normalizeImages(images), shape: [b, 3, images[0].height, images[0].width], captionIds, promptIds, promptsPerImage: spec.k, promptKeys, imageKeys };
 }
 

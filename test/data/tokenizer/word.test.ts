@@ -73,3 +73,14 @@ test('the generated world: every word of its captions and prompts has its own id
   }
   assert.ok(words.size > 100, `${words.size} words`);
 });
+
+test('text_config.word_split: absent stays absent; an unknown value is one sentence', async () => {
+  const { parseConfig } = await import('../../../src/model/config.js');
+  const { UserError } = await import('../../../src/util/errors.js');
+  assert.equal(JSON.stringify(parseConfig({})).includes('word_split'), false);
+  assert.equal(parseConfig({ text_config: { word_split: 'punctuation' } }).text_config.word_split, 'punctuation');
+  assert.throws(
+    () => parseConfig({ text_config: { word_split: 'words' } }, 'cfg.json'),
+    (e: Error) => e instanceof UserError && /^cfg\.json: text_config\.word_split must be "whitespace" or "punctuation", not "words"\.$/.test(e.message),
+  );
+});
