@@ -59,6 +59,13 @@ export class AssignAttention extends Module {
     this.proj = new Linear(dim, dim, rng);
   }
 
+  /** Scales q_proj and k_proj (weights and biases) by gain, so the assignment logits start gain² larger. */
+  async scaleInit(gain: number): Promise<void> {
+    for (const t of [this.q_proj.weight, this.q_proj.bias, this.k_proj.weight, this.k_proj.bias]) {
+      if (t) t.upload((await t.toArray()).map((v) => v * gain));
+    }
+  }
+
   forward(groups: Tensor, x: Tensor, o: GroupingOptions) {
     const q = this.q_proj.forward(groups); // [B, S, C]
     const k = this.k_proj.forward(x); // [B, L, C]

@@ -105,6 +105,9 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     throw new UserError(`${o.out} already holds a run (step ${snap.state.step}): pass --resume to continue it, or choose another --out.`);
   }
   const model = new GroupViTModel(config, o.seed);
+  if ((recipe.assignInitGain ?? 1) !== 1 && !(snap && o.resume)) {
+    for (const stage of model.vision_model.encoder.stages) await stage.downsample?.assign.scaleInit(recipe.assignInitGain);
+  }
   const trainer = new TrainStep(model, {
     seed: o.seed, weightDecay: recipe.weightDecay, maxNorm: recipe.maxNorm, dropPath: recipe.dropPath,
     hard: recipe.hardAssignment, gumbel: recipe.gumbel, multiLabel: recipe.promptsPerImage > 0, multiLabelPooling: recipe.multiLabelPooling ?? 'image',

@@ -207,3 +207,24 @@ test('unique prompts: a batch whose captions have no nouns prompts with the capt
   assert.deepEqual(c.imageKeys, [['star'], []]);
   assert.deepEqual(c.promptKeys, ['star', 'star']);
 });
+
+test('assignInitGain scales the grouping q/k projections at initialisation, and nothing else', async () => {
+  const run = async (gain: number) => {
+    const out = mkdtempSync(join(tmpdir(), 'gv-gain-'));
+    await train(opts(out, { steps: 1, checkpointEvery: 1, lr: 1e-12, recipe: { config: microConfig(), warmupSteps: 0, warmupLr: 1e-12, minLr: 1e-12, weightDecay: 0, assignInitGain: gain } }));
+    return readSafetensors(join(out, 'model.safetensors'));
+  };
+  const [a, b] = [await run(1), await run(4)];
+  let scaled = 0;
+  for (const [k, t] of a) {
+    const u = b.get(k)!.data as Float32Array;
+    const v = t.data as Float32Array;
+    const gained = /downsample\.assign\.(q|k)_proj\.weight$/.test(k);
+    if (gained) scaled++;
+    for (let i = 0; i < v.length; i++) {
+      const want = gained ? 4 * v[i] : v[i];
+      assert.ok(Math.abs(u[i] - want) <= 1e-6 + 1e-5 * Math.abs(want), `${k}[${i}]: ${u[i]} vs ${want}`);
+    }
+  }
+  assert.equal(scaled, 4, 'q and k of both grouping stages');
+});
