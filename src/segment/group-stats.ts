@@ -14,6 +14,12 @@ export interface GroupDiagnostics {
   /** Mean cosine between the class names' text embeddings, off the diagonal: near 1, the text tower cannot tell the
    * names apart and no image feature can be named (the collapse of TRAINING-NOTES). Absent where not measured. */
   classCosine?: number;
+  /**
+   * Per grouping stage, the mean over tokens of log(top soft assignment / second): the gap between a token's two best
+   * groups in logits. Far below the Gumbel noise (~1.8 between two draws), training assigns tokens at random; near 0,
+   * the soft maps multiplied across stages give every pixel the same final group.
+   */
+  assignMargins?: number[];
 }
 
 /** Mean off-diagonal cosine of K unit-norm rows [K, P]. */
@@ -28,6 +34,23 @@ export function meanClassCosine(emb: ArrayLike<number>, k: number): number {
       sum += dot;
     }
   return k > 1 ? sum / (k * (k - 1)) : 1;
+}
+
+/** Sum over the tokens of log(best / second best) of softmaxed assignments soft[B, S, L] (over S), and their count. */
+export function assignmentMarginSum(soft: ArrayLike<number>, b: number, s: number, l: number): { sum: number; count: number } {
+  let sum = 0;
+  for (let i = 0; i < b; i++)
+    for (let t = 0; t < l; t++) {
+      let first = -Infinity;
+      let second = -Infinity;
+      for (let g = 0; g < s; g++) {
+        const v = soft[(i * s + g) * l + t];
+        if (v > first) [first, second] = [v, first];
+        else if (v > second) second = v;
+      }
+      sum += s > 1 ? Math.log(first / Math.max(second, 1e-30)) : 0;
+    }
+  return { sum, count: b * l };
 }
 
 /**

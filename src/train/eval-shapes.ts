@@ -34,9 +34,11 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   const meter = new IoUMeter(CLASS_NAMES.length);
   const stats = new GroupStats(CLASS_NAMES.length);
   const batch = o.batch ?? 32;
+  let margins: { sum: number; count: number }[] = [];
   for (let start = 0; start < o.count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, o.count - start) }, (_, i) => data.sample(start + i));
     const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, o.bgThresh ?? 0.95);
+    margins = seg.margins.map((m, k) => ({ sum: m.sum + (margins[k]?.sum ?? 0), count: m.count + (margins[k]?.count ?? 0) }));
     samples.forEach((s, i) => {
       meter.add(seg.pred[i], s.mask);
       stats.add(seg.groupIndex[i], seg.groupClass[i], s.mask, seg.imageTopClass[i]);
@@ -45,5 +47,5 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   }
   if (wasTraining) model.train();
   const iou = meter.perClass();
-  return { classes: [...CLASS_NAMES], iou, mIoU: meter.mean(), pixelAccuracy: meter.pixelAccuracy(), images: o.count, diagnostics: { ...stats.report(), classCosine: meanClassCosine(emb, SHAPES.length) } };
+  return { classes: [...CLASS_NAMES], iou, mIoU: meter.mean(), pixelAccuracy: meter.pixelAccuracy(), images: o.count, diagnostics: { ...stats.report(), classCosine: meanClassCosine(emb, SHAPES.length), assignMargins: margins.map((m) => m.sum / Math.max(m.count, 1)) } };
 }

@@ -6,6 +6,7 @@ import { fillTemplate } from '../data/templates.js';
 import { normalizeImages } from '../io/normalize-pixels.js';
 import type { RgbImage } from '../io/image.js';
 import { meanOverTemplates, zeroShotSegment } from '../segment/zero-shot.js';
+import { assignmentMarginSum } from '../segment/group-stats.js';
 
 /** L2-normalised class embeddings [K, P]: the mean over templates of the projected text, then normalised (§2.2). */
 export async function classEmbeddings(model: GroupViTModel, tok: Tokenizer, classes: readonly string[], templates: readonly string[]): Promise<Float32Array> {
@@ -23,6 +24,8 @@ export interface SegmentedBatch {
   groupClass: Int32Array[];
   /** The class k the pooled image embedding scores highest. */
   imageTopClass: number[];
+  /** Per grouping stage: Σ over the batch's tokens of the log-ratio of their two best soft assignments, and the count. */
+  margins: { sum: number; count: number }[];
 }
 
 function argmaxRows(x: ArrayLike<number>, rows: number, cols: number): Int32Array {
@@ -44,7 +47,8 @@ export async function segmentBatch(model: GroupViTModel, images: RgbImage[], cla
     const embeds = await img.embedsUnnorm.toArray();
     const p = embeds.length / b;
     const g = groups.length / (b * p);
-    const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [] };
+    const margins = softs.map((s, k) => assignmentMarginSum(s, b, shapes[k][0], shapes[k][1]));
+    const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins };
     for (let i = 0; i < b; i++) {
       const seg = zeroShotSegment({
         softs: softs.map((s, k) => s.subarray(i * shapes[k][0] * shapes[k][1], (i + 1) * shapes[k][0] * shapes[k][1])),

@@ -25,3 +25,13 @@ test('meanClassCosine: identical names score 1, orthogonal ones 0, a mix its mea
   // rows a=(1,0), b=(0,1), c=(0.6,0.8): pairs ab 0, ac 0.6, bc 0.8, each counted twice
   assert.ok(Math.abs(meanClassCosine([1, 0, 0, 1, 0.6, 0.8], 3) - (0 + 0.6 + 0.8) / 3) < 1e-12);
 });
+
+test('assignmentMarginSum: the log-ratio of each token\'s two best groups, summed over images and tokens', async () => {
+  const { assignmentMarginSum } = await import('../../src/segment/group-stats.js');
+  // soft [B=2, S=3, L=2]; columns are tokens. Image 0: token 0 (0.5, 0.25, 0.25) -> ln 2; token 1 (0.2, 0.2, 0.6) -> ln 3.
+  // Image 1: token 0 uniform -> 0; token 1 (0.1, 0.8, 0.1) -> ln 8.
+  const soft = [0.5, 0.2, 0.25, 0.2, 0.25, 0.6, 1 / 3, 0.1, 1 / 3, 0.8, 1 / 3, 0.1];
+  const r = assignmentMarginSum(soft, 2, 3, 2);
+  assert.equal(r.count, 4);
+  assert.ok(Math.abs(r.sum - (Math.log(2) + Math.log(3) + 0 + Math.log(8))) < 1e-12, String(r.sum));
+});
