@@ -74,7 +74,7 @@ export class AssignAttention extends Module {
     const a = assign(raw, {
       hard: o.hard, gumbel: o.gumbel, seed: o.seed, step: ((o.step ?? 0) * 8 + (o.stage ?? 0)) >>> 0, tau: o.tau, eps: this.eps,
     });
-    return { out: this.proj.forward(matmul(a.attn, v)), soft: a.soft, hard: a.hardMap };
+    return { out: this.proj.forward(matmul(a.attn, v)), soft: a.soft, hard: a.hardMap, logits: raw };
   }
 }
 
@@ -116,6 +116,6 @@ export class GroupingBlock extends Module {
     const merged = add(a.out, pg);
     const out = add(merged, this.mlp_channels.forward(this.norm_new_x.forward(merged)));
     traceSet(trace, `${pre}.grouping.out`, out);
-    return { x: out, assignment: { soft: a.soft, hard: a.hard } };
+    return { x: out, assignment: { soft: a.soft, hard: a.hard, logits: a.logits } };
   }
 }

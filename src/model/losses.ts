@@ -1,9 +1,10 @@
 import { Tensor } from '../tensor/tensor.js';
-import { add, expClamp, mul } from '../ops/elementwise.js';
+import { add, expClamp, mul, scale } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { l2Normalize } from '../ops/normalize.js';
 import { concat, slice } from '../ops/shape.js';
-import { maxAxis } from '../ops/reduce.js';
+import { maxAxis, sumAll } from '../ops/reduce.js';
+import { assignmentBalance } from '../ops/grouping-balance.js';
 import { diagonalTargets, multiLabelTargets, ownedKeyTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
 import type { GroupViTModel } from './groupvit.js';
 import type { GroupingOptions } from './grouping.js';
@@ -38,6 +39,8 @@ export interface Losses {
   total: Tensor;
   contrastive: Tensor;
   multiLabel: Tensor | null;
+  /** The assignment term (weight · mean over stages and images), when asked for. */
+  balance: Tensor | null;
 }
 
 /** s·normalize(a)·normalize(b)ᵀ with s = min(exp(logScale), 100)   a:[N, P], b:[M, P] -> [N, M] */
@@ -56,12 +59,25 @@ export function promptLogits(embeds: Tensor, groups: number, prompts: Tensor, lo
 }
 
 /**
+ * weight · the mean over grouping stages and images of −H(p̄) + mean_t H(p_t) (ops/grouping-balance.ts): an addition
+ * to the paper. Without it the tiny preset's first stage sends every token to a cluster of near-duplicate groups
+ * (logit gap between the two best groups 0.008, between the best and the group after them 4.7), so the soft maps give
+ * every pixel the same final group.
+ */
+function assignmentTerm(logits: Tensor[], weight: number): Tensor {
+  const perStage = logits.map((l) => scale(sumAll(assignmentBalance(l, 1)), weight / (l.shape[0] * logits.length)));
+  return perStage.reduce((a, x) => add(a, x));
+}
+
+/**
  * GroupViT's training objective (GROUPVIT.md §1.5): the symmetric image–caption contrastive loss plus, when prompts
  * are given, the multi-label loss of each image against its k noun prompts with its own logit scale.
  * The captions and prompts go through the text tower as one batch, so BatchNorm sees them together as NVlabs does.
  */
-export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | null, b: TrainBatch, g: GroupingOptions, pooling: MultiLabelPooling = 'image'): Losses {
+export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | null, b: TrainBatch, g: GroupingOptions, pooling: MultiLabelPooling = 'image', balanceWeight = 0): Losses {
   const out = model.vision_model.forward(b.pixels, null, g);
+  const balance = balanceWeight > 0 && out.assignments.length ? assignmentTerm(out.assignments.map((a) => a.logits), balanceWeight) : null;
+  const withBalance = (x: Tensor) => (balance ? add(x, balance) : x);
   const k = b.promptIds && multiLabelScale ? b.promptsPerImage : 0;
   // prompt rows: k per image, or one per (distinct noun, template) of the batch
   const m = !k ? 0 : b.imageKeys ? b.promptKeys!.length : b.batch * k;
@@ -79,7 +95,7 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const captions = k ? slice(text, 0, 0, b.batch) : text;
   const eye = Tensor.fromArray(diagonalTargets(b.batch), [b.batch, b.batch]);
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
-  if (!k) return { total: contrastive, contrastive, multiLabel: null };
+  if (!k) return { total: withBalance(contrastive), contrastive, multiLabel: null, balance };
   const prompts = slice(text, 0, b.batch, m);
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
@@ -87,5 +103,5 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const perGroupLoss = () => softCrossEntropy2d(promptLogits(slice(projected, 0, b.batch, b.batch * groups), groups, prompts, multiLabelScale!), rowT, colT);
   const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
   const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
-  return { total: add(contrastive, multiLabel), contrastive, multiLabel };
+  return { total: withBalance(add(contrastive, multiLabel)), contrastive, multiLabel, balance };
 }

@@ -275,8 +275,8 @@ export interface VisionOutput {
   lastHidden: Tensor;
   /** Mean over the segment tokens [B, C]. */
   pooled: Tensor;
-  /** Per grouping stage: soft and hard maps [B, S, L]. */
-  assignments: { soft: Tensor; hard: Tensor }[];
+  /** Per grouping stage: soft and hard maps [B, S, L], and the noise-free logits they come from (differentiable). */
+  assignments: { soft: Tensor; hard: Tensor; logits: Tensor }[];
   grid: [number, number];
 }
 
@@ -314,7 +314,7 @@ export class VisionTransformer extends Module {
     const { x: emb, gh, gw } = this.embeddings.forward(pixels, pos, trace);
     let x = emb;
     let groups: Tensor | null = null;
-    const assignments: { soft: Tensor; hard: Tensor }[] = [];
+    const assignments: { soft: Tensor; hard: Tensor; logits: Tensor }[] = [];
     this.encoder.stages.forEach((stage, i) => {
       if (i > 0) traceSet(trace, `vision.stage${i}.input`, x);
       const r = stage.forward(x, groups, { ...opts, stage: i }, trace);

@@ -24,6 +24,8 @@ export interface StepResult {
   contrastive: number;
   multiLabel: number;
   gradNorm: number;
+  /** The assignment term, when the step has one. */
+  balance?: number;
 }
 
 export interface TrainStepOptions extends AdamWOptions {
@@ -36,6 +38,8 @@ export interface TrainStepOptions extends AdamWOptions {
   multiLabel?: boolean;
   /** What the multi-label loss compares with the prompts (default 'image', the paper's). */
   multiLabelPooling?: MultiLabelPooling;
+  /** Weight of the assignment term that keeps groups apart (0: off, the paper). */
+  groupBalance?: number;
 }
 
 /**
@@ -66,6 +70,7 @@ export class TrainStep {
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: input.shape[0], promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
         this.o.multiLabelPooling ?? 'image',
+        this.o.groupBalance ?? 0,
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -73,10 +78,12 @@ export class TrainStep {
         p.grad?.release();
         p.grad = null;
       }
-      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, this.optimizer.scalars];
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, this.optimizer.scalars];
       return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
     });
-    return { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[3] };
+    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[4] };
+    if (this.o.groupBalance) r.balance = values[3];
+    return r;
   }
 
   release(): void {

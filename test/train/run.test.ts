@@ -228,3 +228,17 @@ test('assignInitGain scales the grouping q/k projections at initialisation, and 
   }
   assert.equal(scaled, 4, 'q and k of both grouping stages');
 });
+
+test('groupBalance: the assignment term is logged, pulls the mutual information up (negative loss) and the run trains', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gv-balance-'));
+  await train(opts(out, { steps: 20, batchSize: 8, checkpointEvery: 20, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, groupBalance: 10 } }));
+  const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+  const b = rows.map((r) => r.balance as number);
+  assert.ok(b.every(Number.isFinite), 'balance logged every step');
+  // −MI per stage lies in [−log S, 0]: weight 10 times the mean of the two stages: in [−10·(log 6 + log 3)/2, 0]
+  assert.ok(b.every((v) => v <= 1e-6 && v >= (-10 * (Math.log(6) + Math.log(3))) / 2 - 1e-5), b.join(' '));
+  assert.ok(b[19] < b[0] - 0.3, `balance ${b[0]} -> ${b[19]}`);
+  const l = rows.map((r) => r.loss as number);
+  for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance)) < 1e-4, 'total = both losses + balance');
+  assert.ok((l[17] + l[18] + l[19]) / 3 < ((l[0] + l[1] + l[2]) / 3) * 0.9, `loss ${l.slice(0, 3)} -> ${l.slice(17)}`);
+});
