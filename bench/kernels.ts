@@ -11,6 +11,7 @@ import { matmul } from '../src/ops/matmul.js';
 import { softmax } from '../src/ops/softmax.js';
 import { add } from '../src/ops/elementwise.js';
 import { assign } from '../src/ops/grouping.js';
+import { assignmentBalance } from '../src/ops/grouping-balance.js';
 import { diagonalTargets, multiLabelTargets, softCrossEntropy2d } from '../src/ops/contrastive.js';
 import { layerNorm } from '../src/ops/layernorm.js';
 import { gelu } from '../src/ops/activation.js';
@@ -463,6 +464,31 @@ async function assignSuite(ctx: SuiteContext): Promise<void> {
       maxAbsErr: null,
       errShape: null,
       note: 'backward checked against finite differences in test/ops/grouping.test.ts',
+    });
+    // the groupBalance term on the same logits (tiny preset, groupBalance > 0): probabilities, reduce, backward
+    raw.requiresGrad = true;
+    const balance = () => {
+      const loss = assignmentBalance(raw, 1);
+      backward(loss);
+      loss.release();
+      raw.grad?.release();
+      raw.grad = null;
+    };
+    const t3 = await timeGpu(balance, repsFor(level));
+    raw.requiresGrad = false;
+    push(ctx, {
+      op: 'assign balance',
+      case: `${c.name} balance fwd+bwd`,
+      shape: c.dims.join('x'),
+      p50Ms: t3.p50,
+      p90Ms: t3.p90,
+      reps: t3.samples.length,
+      work: 6 * n * 4, // raw in, prob out, prob in (reduce), prob in twice + raw gradient out (backward)
+      unit: 'GB/s',
+      ceiling: 'bandwidth',
+      maxAbsErr: null,
+      errShape: null,
+      note: 'forward against float64, backward against finite differences in test/ops/grouping-balance.test.ts',
     });
     for (const t of [raw, ga]) t.release();
   }

@@ -10,7 +10,7 @@ import { TrainStep, type StepInput } from '../src/train/step.js';
 const FAMILIES: [string, RegExp][] = [
   ['matmul', /^matmul:/],
   ['attention', /^attention:/],
-  ['grouping', /^grouping:/],
+  ['grouping', /^grouping(-balance)?:/],
   ['loss', /^(contrastive|normalize):/],
   ['optimizer', /^adamw:/],
   ['layernorm', /^(layernorm|batchnorm):/],
