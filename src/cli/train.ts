@@ -44,6 +44,7 @@ const RECIPE_CHOICES: Record<string, readonly string[]> = {
   multiLabelTargets: ['paper', 'shared', 'unique'],
   multiLabelPooling: ['image', 'groups', 'both'],
   promptTemplates: ['full', 'subset', 'simple'],
+  groupBalanceScope: ['image', 'batch', 'image-then-batch'],
 };
 
 export async function trainCommand(opts: AdapterOptions & Record<string, string | boolean | undefined>): Promise<void> {

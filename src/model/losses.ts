@@ -2,7 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { add, expClamp, mul, scale } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { l2Normalize } from '../ops/normalize.js';
-import { concat, slice } from '../ops/shape.js';
+import { concat, slice, transpose } from '../ops/shape.js';
 import { maxAxis, sumAll } from '../ops/reduce.js';
 import { assignmentBalance } from '../ops/grouping-balance.js';
 import { diagonalTargets, multiLabelTargets, ownedKeyTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
@@ -35,6 +35,14 @@ export interface TrainBatch {
  */
 export type MultiLabelPooling = 'image' | 'groups' | 'both';
 
+/**
+ * Over what the assignment term's marginal p̄ is taken: 'image' asks every image to use all its groups equally, which
+ * makes the final groups equal shares of the image (an object smaller than a share mixes with background); 'batch'
+ * asks it of the batch as a whole, leaving each image free to give its background more tokens than its objects;
+ * 'image-then-batch' keeps 'image' at the first stage, where the collapse onto near-duplicate groups happens.
+ */
+export type BalanceScope = 'image' | 'batch' | 'image-then-batch';
+
 export interface Losses {
   total: Tensor;
   contrastive: Tensor;
@@ -64,8 +72,14 @@ export function promptLogits(embeds: Tensor, groups: number, prompts: Tensor, lo
  * (logit gap between the two best groups 0.008, between the best and the group after them 4.7), so the soft maps give
  * every pixel the same final group.
  */
-function assignmentTerm(logits: Tensor[], weight: number): Tensor {
-  const perStage = logits.map((l) => scale(sumAll(assignmentBalance(l, 1)), weight / (l.shape[0] * logits.length)));
+export function assignmentTerm(logits: Tensor[], weight: number, scope: BalanceScope): Tensor {
+  const perStage = logits.map((l, stage) => {
+    const [b, s, n] = l.shape;
+    const overBatch = scope === 'batch' || (scope === 'image-then-batch' && stage > 0);
+    // [B, S, L] -> [1, S, B·L]: one marginal over every token of the batch
+    const x = overBatch ? transpose(transpose(l).view([1, b * n, s])) : l;
+    return scale(sumAll(assignmentBalance(x, 1)), weight / (x.shape[0] * logits.length));
+  });
   return perStage.reduce((a, x) => add(a, x));
 }
 
@@ -74,9 +88,9 @@ function assignmentTerm(logits: Tensor[], weight: number): Tensor {
  * are given, the multi-label loss of each image against its k noun prompts with its own logit scale.
  * The captions and prompts go through the text tower as one batch, so BatchNorm sees them together as NVlabs does.
  */
-export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | null, b: TrainBatch, g: GroupingOptions, pooling: MultiLabelPooling = 'image', balanceWeight = 0): Losses {
+export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | null, b: TrainBatch, g: GroupingOptions, pooling: MultiLabelPooling = 'image', balanceWeight = 0, balanceScope: BalanceScope = 'image'): Losses {
   const out = model.vision_model.forward(b.pixels, null, g);
-  const balance = balanceWeight > 0 && out.assignments.length ? assignmentTerm(out.assignments.map((a) => a.logits), balanceWeight) : null;
+  const balance = balanceWeight > 0 && out.assignments.length ? assignmentTerm(out.assignments.map((a) => a.logits), balanceWeight, balanceScope) : null;
   const withBalance = (x: Tensor) => (balance ? add(x, balance) : x);
   const k = b.promptIds && multiLabelScale ? b.promptsPerImage : 0;
   // prompt rows: k per image, or one per (distinct noun, template) of the batch

@@ -1,6 +1,7 @@
 import type { GroupViTConfig } from '../model/config.js';
 import { parseConfig } from '../model/config.js';
 import { UserError } from '../util/errors.js';
+import type { BalanceScope } from '../model/losses.js';
 
 /** Everything a training run needs besides data: the model's config and the recipe. */
 export interface TrainRecipe {
@@ -45,6 +46,8 @@ export interface TrainRecipe {
    * image should use all its groups, each token one group. Keeps the groups from collapsing onto near-duplicates.
    */
   groupBalance: number;
+  /** Over what the term's marginal is taken (model/losses.ts BalanceScope). */
+  groupBalanceScope: BalanceScope;
   checkpointEvery: number;
   evalEvery: number;
 }
@@ -83,7 +86,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 64, steps: 800, lr: 2e-3, warmupSteps: 40, warmupLr: 1e-5, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'unique', multiLabelPooling: 'image', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1,
+    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'unique', multiLabelPooling: 'image', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image',
     checkpointEvery: 100, evalEvery: 0,
   }),
   // A step up for a real GPU: 128×128 scenes, the paper's group counts, ViT-Ti-like width.
@@ -102,14 +105,14 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 256, steps: 5000, lr: 1.6e-3 * (256 / 4096), warmupSteps: 300, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0,
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image',
     checkpointEvery: 500, evalEvery: 1000,
   }),
   // The paper's architecture and recipe (GROUPVIT.md §1.1, §1.6), learning rate scaled linearly with the batch.
   'gcc-yfcc': () => ({
     config: parseConfig({ projection_dim: 256, projection_intermediate_dim: 4096, text_config: PAPER_TEXT, vision_config: {} }),
     batchSize: 4096, steps: 30 * 7000, lr: 1.6e-3, warmupSteps: 2 * 7000, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0,
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image',
     checkpointEvery: 1000, evalEvery: 0,
   }),
 };

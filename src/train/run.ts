@@ -112,6 +112,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     seed: o.seed, weightDecay: recipe.weightDecay, maxNorm: recipe.maxNorm, dropPath: recipe.dropPath,
     hard: recipe.hardAssignment, gumbel: recipe.gumbel, multiLabel: recipe.promptsPerImage > 0, multiLabelPooling: recipe.multiLabelPooling ?? 'image',
     groupBalance: recipe.groupBalance ?? 0,
+    groupBalanceScope: recipe.groupBalanceScope ?? 'image',
   });
   let startStep = 0;
   let elapsed = 0;

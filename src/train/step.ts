@@ -3,7 +3,7 @@ import { backward, noGrad } from '../tensor/tape.js';
 import { concat } from '../ops/shape.js';
 import { param } from '../nn/module.js';
 import type { GroupViTModel } from '../model/groupvit.js';
-import { groupvitLosses, type MultiLabelPooling } from '../model/losses.js';
+import { groupvitLosses, type BalanceScope, type MultiLabelPooling } from '../model/losses.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 
 export interface StepInput {
@@ -40,6 +40,7 @@ export interface TrainStepOptions extends AdamWOptions {
   multiLabelPooling?: MultiLabelPooling;
   /** Weight of the assignment term that keeps groups apart (0: off, the paper). */
   groupBalance?: number;
+  groupBalanceScope?: BalanceScope;
 }
 
 /**
@@ -71,6 +72,7 @@ export class TrainStep {
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
         this.o.multiLabelPooling ?? 'image',
         this.o.groupBalance ?? 0,
+        this.o.groupBalanceScope ?? 'image',
       );
       backward(losses.total);
       this.optimizer.update(lr);
