@@ -11,6 +11,14 @@ export interface GroupDiagnostics {
   /** mIoU when every group whose pixels are mostly background is called background and the others keep their names:
    * how well groups are named, with the background rule taken out. */
   oracleBackgroundMIoU: number;
+  /**
+   * Per object (a class present in an image), the share of its best group's pixels that are the object's, its best
+   * group being the one holding most of the object: near 1, the groups follow the objects; near the object's share of
+   * the image, they cut the picture without regard to them.
+   */
+  objectGroupShare: number;
+  /** Share of objects whose best group (as above) is named as the object: the naming, group by group. */
+  objectGroupNamed: number;
   /** Mean cosine between the class names' text embeddings, off the diagonal: near 1, the text tower cannot tell the
    * names apart and no image feature can be named (the collapse of TRAINING-NOTES). Absent where not measured. */
   classCosine?: number;
@@ -66,6 +74,9 @@ export class GroupStats {
   private purePixels = 0;
   private pixels = 0;
   private oracle: IoUMeter;
+  private objects = 0;
+  private objectShare = 0;
+  private objectNamed = 0;
 
   constructor(readonly numClasses: number) {
     this.oracle = new IoUMeter(numClasses);
@@ -99,6 +110,17 @@ export class GroupStats {
       if ((counts.get(0) ?? 0) * 2 > total) backgroundGroups.add(g);
     }
     this.pixels += groupIndex.length;
+    const best = new Map<number, { group: number; pixels: number }>();
+    for (const [g, counts] of perGroup) {
+      for (const [label, v] of counts) if (label > 0 && v > (best.get(label)?.pixels ?? 0)) best.set(label, { group: g, pixels: v });
+    }
+    for (const [label, { group, pixels }] of best) {
+      let total = 0;
+      for (const v of perGroup.get(group)!.values()) total += v;
+      this.objects++;
+      this.objectShare += pixels / total;
+      if (groupClass[group] + 1 === label) this.objectNamed++;
+    }
     this.oracle.add(groupIndex.map((g) => (backgroundGroups.has(g) ? 0 : groupClass[g] + 1)), mask);
   }
 
@@ -108,6 +130,8 @@ export class GroupStats {
       groupsPerImage: this.groups / Math.max(this.images, 1),
       groupPurity: this.purePixels / Math.max(this.pixels, 1),
       oracleBackgroundMIoU: this.oracle.mean(),
+      objectGroupShare: this.objectShare / Math.max(this.objects, 1),
+      objectGroupNamed: this.objectNamed / Math.max(this.objects, 1),
     };
   }
 }

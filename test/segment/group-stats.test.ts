@@ -18,6 +18,18 @@ test('GroupStats: image-level hits, groups per image, purity and the oracle-back
   assert.ok(Math.abs(r.oracleBackgroundMIoU - (2 / 3 + 1 + 3 / 4) / 3) < 1e-12);
 });
 
+test('GroupStats: each object\'s share of its best group and whether that group bears its name', () => {
+  const s = new GroupStats(3);
+  // Label 1 on pixels 0-2: group 0 holds two of them (and nothing else), group 1 one (beside a background pixel).
+  // Best group 0: share 2/2; named class 1 (label 2), so misnamed.
+  s.add(Int32Array.from([0, 0, 1, 1]), Int32Array.from([1, 0]), [1, 1, 1, 0], 0);
+  // Label 2 on pixels 1-3, all in the one group with a background pixel: share 3/4, named class 1 (label 2), right.
+  s.add(Int32Array.from([0, 0, 0, 0]), Int32Array.from([1]), [0, 2, 2, 2], 1);
+  const r = s.report();
+  assert.equal(r.objectGroupShare, (1 + 3 / 4) / 2);
+  assert.equal(r.objectGroupNamed, 1 / 2);
+});
+
 test('meanClassCosine: identical names score 1, orthogonal ones 0, a mix its mean', async () => {
   const { meanClassCosine } = await import('../../src/segment/group-stats.js');
   assert.equal(meanClassCosine([1, 0, 1, 0, 1, 0], 3), 1);
