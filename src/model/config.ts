@@ -55,7 +55,17 @@ export interface GroupViTConfig {
   projection_dim: number;
   projection_intermediate_dim: number;
   logit_scale_init_value: number;
+  /**
+   * How the image embedding comes from the final groups: 'pool_then_project' (the official model: the groups'
+   * mean through the projection head) or 'project_then_pool' (this project's option: the mean of the groups' own
+   * projected embeddings, the ones segmentation names, so that training reaches them through the text space).
+   * Absent means 'pool_then_project', so the released models' configs are written back unchanged.
+   */
+  image_embed?: ImageEmbedKind;
 }
+
+export type ImageEmbedKind = 'pool_then_project' | 'project_then_pool';
+export const IMAGE_EMBED_KINDS: readonly ImageEmbedKind[] = ['pool_then_project', 'project_then_pool'];
 
 const TEXT_DEFAULTS: TextConfig = {
   vocab_size: 49408, hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 12, num_attention_heads: 4,
@@ -85,6 +95,12 @@ export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
     projection_intermediate_dim: (r.projection_intermediate_dim as number) ?? 4096,
     logit_scale_init_value: (r.logit_scale_init_value as number) ?? 2.6592,
   };
+  if (r.image_embed !== undefined) {
+    if (!IMAGE_EMBED_KINDS.includes(r.image_embed as ImageEmbedKind)) {
+      throw bad(`image_embed must be ${IMAGE_EMBED_KINDS.map((k) => `"${k}"`).join(' or ')}, not ${JSON.stringify(r.image_embed)}`);
+    }
+    cfg.image_embed = r.image_embed as ImageEmbedKind;
+  }
   for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'max_position_embeddings'] as const) {
     if (!isPosInt(text[k])) throw bad(`text_config.${k} must be a positive integer`);
   }

@@ -4,6 +4,7 @@ import { Linear } from '../nn/linear.js';
 import { BatchNorm1d } from '../nn/batchnorm.js';
 import { relu } from '../ops/activation.js';
 import { matmul } from '../ops/matmul.js';
+import { mean } from '../ops/reduce.js';
 import { scale } from '../ops/elementwise.js';
 import { l2Normalize } from '../ops/normalize.js';
 import { Rng } from '../util/rng.js';
@@ -78,11 +79,16 @@ export class GroupViTModel extends Module {
     const pos = await this.vision_model.embeddings.positionFor(Math.floor(h / p), Math.floor(w / p));
     const out = this.vision_model.forward(pixels, pos, opts, trace);
     const [b, g, c] = out.lastHidden.shape;
-    const embedsUnnorm = this.visual_projection.forward(out.pooled);
     const groupEmbedsUnnorm = this.visual_projection.forward(out.lastHidden.view([b * g, c])).view([b, g, this.config.projection_dim]);
+    const embedsUnnorm = this.imageEmbed(out.pooled, groupEmbedsUnnorm);
     trace?.set('image_embeds_unnorm', embedsUnnorm);
     trace?.set('image_group_embeds_unnorm', groupEmbedsUnnorm);
     return { ...out, embedsUnnorm, groupEmbedsUnnorm };
+  }
+
+  /** The image embedding [B, P] from the pooled groups [B, C] or the projected groups [B, G, P] (config.image_embed). */
+  imageEmbed(pooled: Tensor, groupEmbeds: Tensor): Tensor {
+    return this.config.image_embed === 'project_then_pool' ? mean(groupEmbeds, 1) : this.visual_projection.forward(pooled);
   }
 
   /** Projected text embeddings [rows, P] (before normalisation). */

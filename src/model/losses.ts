@@ -99,10 +99,15 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   // With per-group prompts the groups go through the projection with the pooled rows, in one batch, so its
   // BatchNorm sees both kinds of rows it will meet at inference (segmentation projects the groups).
   const perGroup = k > 0 && pooling !== 'image';
-  const projected = perGroup
-    ? model.visual_projection.forward(concat([out.pooled, out.lastHidden.view([b.batch * groups, width])], 0))
-    : model.visual_projection.forward(out.pooled);
-  const image = perGroup ? slice(projected, 0, 0, b.batch) : projected;
+  // project_then_pool: every group goes through the projection, and the image embedding is their mean
+  const fromGroups = model.config.image_embed === 'project_then_pool';
+  const projected = fromGroups
+    ? model.visual_projection.forward(out.lastHidden.view([b.batch * groups, width]))
+    : perGroup
+      ? model.visual_projection.forward(concat([out.pooled, out.lastHidden.view([b.batch * groups, width])], 0))
+      : model.visual_projection.forward(out.pooled);
+  const groupRows = fromGroups ? projected : perGroup ? slice(projected, 0, b.batch, b.batch * groups) : null;
+  const image = fromGroups ? model.imageEmbed(out.pooled, projected.view([b.batch, groups, projected.shape[1]])) : perGroup ? slice(projected, 0, 0, b.batch) : projected;
   const ids = k ? Int32Array.from([...b.captionIds, ...b.promptIds!]) : b.captionIds;
   const rows = b.batch + m;
   const text = model.encodeText(ids, rows);
@@ -114,7 +119,7 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
   const colT = Tensor.fromArray(t.cols, [b.batch, m]);
-  const perGroupLoss = () => softCrossEntropy2d(promptLogits(slice(projected, 0, b.batch, b.batch * groups), groups, prompts, multiLabelScale!), rowT, colT);
+  const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!), rowT, colT);
   const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
   const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
   return { total: withBalance(add(contrastive, multiLabel)), contrastive, multiLabel, balance };

@@ -6,7 +6,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useGpu } from '../helpers.js';
-import { parseConfig } from '../../src/model/config.js';
+import { parseConfig, readConfig } from '../../src/model/config.js';
+import { GroupViTModel } from '../../src/model/groupvit.js';
+import { loadWeights } from '../../src/model/load.js';
+import { ShapesDataset } from '../../src/data/shapes/dataset.js';
+import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
+import { noGradAsync } from '../../src/tensor/tape.js';
+import { normalizeImages } from '../../src/io/normalize-pixels.js';
 import { train, type TrainOptions } from '../../src/train/run.js';
 import { latestSnapshot } from '../../src/train/checkpoint.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
@@ -241,4 +247,33 @@ test('groupBalance: the assignment term is logged, pulls the mutual information 
   const l = rows.map((r) => r.loss as number);
   for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance)) < 1e-4, 'total = both losses + balance');
   assert.ok((l[17] + l[18] + l[19]) / 3 < ((l[0] + l[1] + l[2]) / 3) * 0.9, `loss ${l.slice(0, 3)} -> ${l.slice(17)}`);
+});
+
+test('image_embed project_then_pool: the run trains, the config keeps it, the image embedding is the mean of the projected groups', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gv-ptp-'));
+  const config = { ...microConfig(), image_embed: 'project_then_pool' as const };
+  await train(opts(out, { steps: 16, batchSize: 8, checkpointEvery: 16, recipe: { config, warmupSteps: 2, lr: 5e-3 } }));
+  const l = losses(out);
+  assert.ok(l.every(Number.isFinite));
+  assert.ok((l[13] + l[14] + l[15]) / 3 < ((l[0] + l[1] + l[2]) / 3) * 0.9, `loss ${l.slice(0, 3)} -> ${l.slice(13)}`);
+  const saved = readConfig(join(out, 'config.json'));
+  assert.equal(saved.image_embed, 'project_then_pool');
+  const model = new GroupViTModel(saved);
+  await loadWeights(model, out);
+  model.eval();
+  await model.prepareInference();
+  const images = Array.from({ length: 3 }, (_, i) => new ShapesDataset({ seed: 2, split: 'eval', imageSize: 32 }).sample(i).image);
+  await tidyAsync(async () => {
+    const img = await noGradAsync(() => model.encodeImage(Tensor.fromArray(normalizeImages(images), [3, 3, 32, 32])));
+    const [e, g] = [await img.embedsUnnorm.toArray(), await img.groupEmbedsUnnorm.toArray()];
+    const [, groups, p] = img.groupEmbedsUnnorm.shape;
+    for (let i = 0; i < 3; i++)
+      for (let d = 0; d < p; d++) {
+        let m = 0;
+        for (let k = 0; k < groups; k++) m += g[(i * groups + k) * p + d] / groups;
+        assert.ok(Math.abs(e[i * p + d] - m) < 1e-5 * (1 + Math.abs(m)), `image ${i} dim ${d}: ${e[i * p + d]} vs ${m}`);
+      }
+  });
+  model.release();
+  assert.throws(() => parseConfig({ ...microConfig(), image_embed: 'sum' }), (err: unknown) => err instanceof UserError && /image_embed must be/.test(err.message));
 });
