@@ -99,15 +99,20 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   // With per-group prompts the groups go through the projection with the pooled rows, in one batch, so its
   // BatchNorm sees both kinds of rows it will meet at inference (segmentation projects the groups).
   const perGroup = k > 0 && pooling !== 'image';
-  // project_then_pool: every group goes through the projection, and the image embedding is their mean
-  const fromGroups = model.config.image_embed === 'project_then_pool';
-  const projected = fromGroups
-    ? model.visual_projection.forward(out.lastHidden.view([b.batch * groups, width]))
-    : perGroup
-      ? model.visual_projection.forward(concat([out.pooled, out.lastHidden.view([b.batch * groups, width])], 0))
-      : model.visual_projection.forward(out.pooled);
-  const groupRows = fromGroups ? projected : perGroup ? slice(projected, 0, b.batch, b.batch * groups) : null;
-  const image = fromGroups ? model.imageEmbed(out.pooled, projected.view([b.batch, groups, projected.shape[1]])) : perGroup ? slice(projected, 0, 0, b.batch) : projected;
+  const groupsIn = out.lastHidden.view([b.batch * groups, width]);
+  let image: Tensor;
+  let groupRows: Tensor | null = null;
+  if (model.config.image_embed === 'project_then_pool') {
+    // every group goes through the projection; the image embedding is their mean (the rule encodeImage uses)
+    groupRows = model.visual_projection.forward(groupsIn);
+    image = model.imageEmbed(out.pooled, groupRows.view([b.batch, groups, groupRows.shape[1]]));
+  } else if (perGroup) {
+    const projected = model.visual_projection.forward(concat([out.pooled, groupsIn], 0));
+    image = slice(projected, 0, 0, b.batch);
+    groupRows = slice(projected, 0, b.batch, b.batch * groups);
+  } else {
+    image = model.visual_projection.forward(out.pooled);
+  }
   const ids = k ? Int32Array.from([...b.captionIds, ...b.promptIds!]) : b.captionIds;
   const rows = b.batch + m;
   const text = model.encodeText(ids, rows);
