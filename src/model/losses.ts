@@ -1,5 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
-import { add, expClamp, mul, scale } from '../ops/elementwise.js';
+import { add, expClamp, fill, mul, scale } from '../ops/elementwise.js';
+import { softmax } from '../ops/softmax.js';
 import { matmul } from '../ops/matmul.js';
 import { l2Normalize } from '../ops/normalize.js';
 import { concat, slice, transpose } from '../ops/shape.js';
@@ -49,6 +50,21 @@ export interface Losses {
   multiLabel: Tensor | null;
   /** The assignment term (weight · mean over stages and images), when asked for. */
   balance: Tensor | null;
+  /** The smoothness term (weight · mean over images), when asked for. */
+  smoothness: Tensor | null;
+}
+
+/** The additions to the paper's objective, each off by default. */
+export interface LossOptions {
+  /** What the multi-label loss compares with the prompts (default 'image', the paper's). */
+  pooling?: MultiLabelPooling;
+  /** Weight of assignmentTerm (0: off). */
+  balanceWeight?: number;
+  balanceScope?: BalanceScope;
+  /** Weight of smoothnessTerm (0: off); it needs patchAffinity. */
+  smoothWeight?: number;
+  /** [B, L, L] neighbour weights of the first stage's L tokens (train/patch-affinity.ts). */
+  patchAffinity?: Tensor | null;
 }
 
 /** s·normalize(a)·normalize(b)ᵀ with s = min(exp(logScale), 100)   a:[N, P], b:[M, P] -> [N, M] */
@@ -84,14 +100,35 @@ export function assignmentTerm(logits: Tensor[], weight: number, scope: BalanceS
 }
 
 /**
+ * weight · the mean over images of Σ_tu w_tu·(1 − c_t·c_u): c_t is patch t's soft assignment to the final groups (each
+ * stage's noise-free softmax over its groups, multiplied through the stages: the map segmentation reads), w the
+ * image's contrast-sensitive neighbour weights (summing to 1), so the term is the weighted share of like-coloured
+ * neighbours that end in different groups (0 to 1). An addition to the paper: with the balance term alone the tiny
+ * model's final groups are one fixed partition of the image by position, the same in every image, which the balance
+ * term rewards as much as any; this term makes cutting along colour edges the cheap way to use every group.
+ * logits: per stage [B, S, L] (L = the previous stage's S), affinity: [B, L0, L0] -> []
+ */
+export function smoothnessTerm(logits: Tensor[], affinity: Tensor, weight: number): Tensor {
+  const c = logits.map((l) => softmax(transpose(l))).reduce((a, p) => matmul(a, p)); // [B, L0, S_last]
+  const b = c.shape[0];
+  const agree = sumAll(mul(c, matmul(affinity, c)));
+  return add(scale(agree, -weight / b), fill(agree.shape, weight));
+}
+
+/**
  * GroupViT's training objective (GROUPVIT.md §1.5): the symmetric image–caption contrastive loss plus, when prompts
  * are given, the multi-label loss of each image against its k noun prompts with its own logit scale.
  * The captions and prompts go through the text tower as one batch, so BatchNorm sees them together as NVlabs does.
  */
-export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | null, b: TrainBatch, g: GroupingOptions, pooling: MultiLabelPooling = 'image', balanceWeight = 0, balanceScope: BalanceScope = 'image'): Losses {
+export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | null, b: TrainBatch, g: GroupingOptions, o: LossOptions = {}): Losses {
+  const pooling = o.pooling ?? 'image';
   const out = model.vision_model.forward(b.pixels, null, g);
-  const balance = balanceWeight > 0 && out.assignments.length ? assignmentTerm(out.assignments.map((a) => a.logits), balanceWeight, balanceScope) : null;
-  const withBalance = (x: Tensor) => (balance ? add(x, balance) : x);
+  const logits = out.assignments.map((a) => a.logits);
+  const balance = (o.balanceWeight ?? 0) > 0 && logits.length ? assignmentTerm(logits, o.balanceWeight!, o.balanceScope ?? 'image') : null;
+  const smoothWeight = o.smoothWeight ?? 0;
+  if (smoothWeight > 0 && !o.patchAffinity) throw new Error('groupvitLosses: the smoothness term needs the patch affinity');
+  const smoothness = smoothWeight > 0 && logits.length ? smoothnessTerm(logits, o.patchAffinity!, smoothWeight) : null;
+  const withTerms = (x: Tensor) => [balance, smoothness].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), x);
   const k = b.promptIds && multiLabelScale ? b.promptsPerImage : 0;
   // prompt rows: k per image, or one per (distinct noun, template) of the batch
   const m = !k ? 0 : b.imageKeys ? b.promptKeys!.length : b.batch * k;
@@ -119,7 +156,7 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const captions = k ? slice(text, 0, 0, b.batch) : text;
   const eye = Tensor.fromArray(diagonalTargets(b.batch), [b.batch, b.batch]);
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
-  if (!k) return { total: withBalance(contrastive), contrastive, multiLabel: null, balance };
+  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness };
   const prompts = slice(text, 0, b.batch, m);
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
@@ -127,5 +164,5 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!), rowT, colT);
   const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
   const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
-  return { total: withBalance(add(contrastive, multiLabel)), contrastive, multiLabel, balance };
+  return { total: withTerms(add(contrastive, multiLabel)), contrastive, multiLabel, balance, smoothness };
 }

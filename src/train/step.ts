@@ -5,6 +5,7 @@ import { param } from '../nn/module.js';
 import type { GroupViTModel } from '../model/groupvit.js';
 import { groupvitLosses, type BalanceScope, type MultiLabelPooling } from '../model/losses.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
+import { patchAffinity } from './patch-affinity.js';
 
 export interface StepInput {
   pixels: Float32Array;
@@ -26,6 +27,8 @@ export interface StepResult {
   gradNorm: number;
   /** The assignment term, when the step has one. */
   balance?: number;
+  /** The smoothness term, when the step has one. */
+  smoothness?: number;
 }
 
 export interface TrainStepOptions extends AdamWOptions {
@@ -41,6 +44,20 @@ export interface TrainStepOptions extends AdamWOptions {
   /** Weight of the assignment term that keeps groups apart (0: off, the paper). */
   groupBalance?: number;
   groupBalanceScope?: BalanceScope;
+  /** Weight of the term that asks like-coloured neighbouring patches to share a final group (0: off, the paper). */
+  groupSmoothness?: number;
+  /**
+   * Steps before the smoothness term starts; it then ramps up linearly over as many steps. From step 1 it meets the
+   * uniform assignment (a saddle of the term) before the balance term has spread the tokens over the groups, and
+   * pulls each image onto one or two groups, which the balance term does not undo.
+   */
+  groupSmoothnessStart?: number;
+}
+
+/** The smoothness term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
+export function smoothnessWeightAt(weight: number, start: number, step: number): number {
+  if (start <= 0) return weight;
+  return weight * Math.min(1, Math.max(0, (step - start) / start));
 }
 
 /**
@@ -63,16 +80,18 @@ export class TrainStep {
 
   async run(input: StepInput, lr: number): Promise<StepResult> {
     const step = this.optimizer.step;
+    const smoothWeight = smoothnessWeightAt(this.o.groupSmoothness ?? 0, this.o.groupSmoothnessStart ?? 0, step);
     const values = await tidyAsync(async () => {
       const pixels = Tensor.fromArray(input.pixels, input.shape);
+      const p = this.model.config.vision_config.patch_size;
+      const [bsz, , h, w] = input.shape;
+      const affinity = smoothWeight > 0 ? Tensor.fromArray(patchAffinity(input.pixels, input.shape, h / p, w / p), [bsz, (h / p) * (w / p), (h / p) * (w / p)]) : null;
       const losses = groupvitLosses(
         this.model,
         this.multiLabelScale,
-        { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: input.shape[0], promptKeys: input.promptKeys, imageKeys: input.imageKeys },
+        { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        this.o.multiLabelPooling ?? 'image',
-        this.o.groupBalance ?? 0,
-        this.o.groupBalanceScope ?? 'image',
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -80,11 +99,12 @@ export class TrainStep {
         p.grad?.release();
         p.grad = null;
       }
-      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, this.optimizer.scalars];
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, this.optimizer.scalars];
       return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
     });
-    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[4] };
+    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[5] };
     if (this.o.groupBalance) r.balance = values[3];
+    if (smoothWeight > 0) r.smoothness = values[4];
     return r;
   }
 

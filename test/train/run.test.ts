@@ -249,6 +249,19 @@ test('groupBalance: the assignment term is logged, pulls the mutual information 
   assert.ok((l[17] + l[18] + l[19]) / 3 < ((l[0] + l[1] + l[2]) / 3) * 0.9, `loss ${l.slice(0, 3)} -> ${l.slice(17)}`);
 });
 
+test('groupSmoothness: the smoothness term is logged within [0, weight], falls, and adds into the total', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gv-smooth-'));
+  await train(opts(out, { steps: 20, batchSize: 8, checkpointEvery: 20, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, groupBalance: 1, groupSmoothness: 4 } }));
+  const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+  const sm = rows.map((r) => r.smoothness as number);
+  assert.ok(sm.every((v) => Number.isFinite(v) && v >= -1e-5 && v <= 4 + 1e-5), sm.join(' '));
+  // at the start every patch spreads evenly over the 3 final groups (agreement 1/3), a saddle of the term: it moves
+  // once the other losses break the symmetry, and then pulls neighbours together
+  assert.ok(Math.abs(sm[0] - 4 * (1 - 1 / 3)) < 1e-3, `smoothness at step 1: ${sm[0]}`);
+  assert.ok(sm[19] < sm[0] - 0.005, `smoothness ${sm[0]} -> ${sm[19]}`);
+  for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness)) < 1e-4, 'total = losses + both terms');
+});
+
 test('image_embed project_then_pool: the run trains, the config keeps it, the image embedding is the mean of the projected groups', async () => {
   const out = mkdtempSync(join(tmpdir(), 'gv-ptp-'));
   const config = { ...microConfig(), image_embed: 'project_then_pool' as const };
