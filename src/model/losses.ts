@@ -52,6 +52,8 @@ export interface Losses {
   balance: Tensor | null;
   /** The smoothness term (weight · mean over images), when asked for. */
   smoothness: Tensor | null;
+  /** The contrast term (weight · mean over images), when asked for. */
+  contrast: Tensor | null;
 }
 
 /** The additions to the paper's objective, each off by default. */
@@ -65,6 +67,10 @@ export interface LossOptions {
   smoothWeight?: number;
   /** [B, L, L] neighbour weights of the first stage's L tokens (train/patch-affinity.ts). */
   patchAffinity?: Tensor | null;
+  /** Weight of contrastTerm (0: off); it needs patchRepulsion. */
+  contrastWeight?: number;
+  /** [B, L, L] weights between unlike patches (train/patch-affinity.ts). */
+  patchRepulsion?: Tensor | null;
 }
 
 /** s·normalize(a)·normalize(b)ᵀ with s = min(exp(logScale), 100)   a:[N, P], b:[M, P] -> [N, M] */
@@ -100,19 +106,34 @@ export function assignmentTerm(logits: Tensor[], weight: number, scope: BalanceS
 }
 
 /**
- * weight · the mean over images of Σ_tu w_tu·(1 − c_t·c_u): c_t is patch t's soft assignment to the final groups (each
- * stage's noise-free softmax over its groups, multiplied through the stages: the map segmentation reads), w the
- * image's contrast-sensitive neighbour weights (summing to 1), so the term is the weighted share of like-coloured
+ * Each patch's soft assignment to the final groups: every stage's noise-free softmax over its groups, multiplied
+ * through the stages (the map segmentation reads).   logits: per stage [B, S, L] (L = the previous stage's S) -> [B, L0, S_last]
+ */
+export function compositeAssignment(logits: Tensor[]): Tensor {
+  return logits.map((l) => softmax(transpose(l))).reduce((a, p) => matmul(a, p));
+}
+
+/**
+ * weight · the mean over images of Σ_tu w_tu·(1 − c_t·c_u), with c the composite assignment and w the image's
+ * contrast-sensitive neighbour weights (summing to 1; train/patch-affinity.ts): the weighted share of like-coloured
  * neighbours that end in different groups (0 to 1). An addition to the paper: with the balance term alone the tiny
  * model's final groups are one fixed partition of the image by position, the same in every image, which the balance
  * term rewards as much as any; this term makes cutting along colour edges the cheap way to use every group.
- * logits: per stage [B, S, L] (L = the previous stage's S), affinity: [B, L0, L0] -> []
+ * c: [B, L, S], affinity: [B, L, L] -> []
  */
-export function smoothnessTerm(logits: Tensor[], affinity: Tensor, weight: number): Tensor {
-  const c = logits.map((l) => softmax(transpose(l))).reduce((a, p) => matmul(a, p)); // [B, L0, S_last]
-  const b = c.shape[0];
+export function smoothnessTerm(c: Tensor, affinity: Tensor, weight: number): Tensor {
   const agree = sumAll(mul(c, matmul(affinity, c)));
-  return add(scale(agree, -weight / b), fill(agree.shape, weight));
+  return add(scale(agree, -weight / c.shape[0]), fill(agree.shape, weight));
+}
+
+/**
+ * weight · the mean over images of Σ_tu r_tu·c_t·c_u, r the image's weights between patches of unlike colour (summing
+ * to 1; patchRepulsion): the share of unlike pairs that share a group (0 to 1). The smoothness term only makes
+ * colour edges the cheap place to cut; this one asks for the cut, so that two objects of different colours, or an
+ * object and its backdrop, do not end in one group.   c: [B, L, S], repulsion: [B, L, L] -> []
+ */
+export function contrastTerm(c: Tensor, repulsion: Tensor, weight: number): Tensor {
+  return scale(sumAll(mul(c, matmul(repulsion, c))), weight / c.shape[0]);
 }
 
 /**
@@ -126,9 +147,13 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const logits = out.assignments.map((a) => a.logits);
   const balance = (o.balanceWeight ?? 0) > 0 && logits.length ? assignmentTerm(logits, o.balanceWeight!, o.balanceScope ?? 'image') : null;
   const smoothWeight = o.smoothWeight ?? 0;
+  const contrastWeight = o.contrastWeight ?? 0;
   if (smoothWeight > 0 && !o.patchAffinity) throw new Error('groupvitLosses: the smoothness term needs the patch affinity');
-  const smoothness = smoothWeight > 0 && logits.length ? smoothnessTerm(logits, o.patchAffinity!, smoothWeight) : null;
-  const withTerms = (x: Tensor) => [balance, smoothness].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), x);
+  if (contrastWeight > 0 && !o.patchRepulsion) throw new Error('groupvitLosses: the contrast term needs the patch repulsion');
+  const composite = (smoothWeight > 0 || contrastWeight > 0) && logits.length ? compositeAssignment(logits) : null;
+  const smoothness = composite && smoothWeight > 0 ? smoothnessTerm(composite, o.patchAffinity!, smoothWeight) : null;
+  const contrast = composite && contrastWeight > 0 ? contrastTerm(composite, o.patchRepulsion!, contrastWeight) : null;
+  const withTerms = (x: Tensor) => [balance, smoothness, contrast].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), x);
   const k = b.promptIds && multiLabelScale ? b.promptsPerImage : 0;
   // prompt rows: k per image, or one per (distinct noun, template) of the batch
   const m = !k ? 0 : b.imageKeys ? b.promptKeys!.length : b.batch * k;
@@ -156,7 +181,7 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const captions = k ? slice(text, 0, 0, b.batch) : text;
   const eye = Tensor.fromArray(diagonalTargets(b.batch), [b.batch, b.batch]);
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
-  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness };
+  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness, contrast };
   const prompts = slice(text, 0, b.batch, m);
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
@@ -164,5 +189,5 @@ export function groupvitLosses(model: GroupViTModel, multiLabelScale: Tensor | n
   const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!), rowT, colT);
   const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
   const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
-  return { total: withTerms(add(contrastive, multiLabel)), contrastive, multiLabel, balance, smoothness };
+  return { total: withTerms(add(contrastive, multiLabel)), contrastive, multiLabel, balance, smoothness, contrast };
 }

@@ -115,6 +115,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     groupBalanceScope: recipe.groupBalanceScope ?? 'image',
     groupSmoothness: recipe.groupSmoothness ?? 0,
     groupSmoothnessStart: recipe.groupSmoothnessStart ?? 0,
+    groupContrast: recipe.groupContrast ?? 0,
   });
   let startStep = 0;
   let elapsed = 0;
@@ -164,7 +165,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       waitedBefore = prefetch ? prefetch.waitedMs : 0;
       appendFileSync(
         metricsPath,
-        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
+        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
       );
       hooks.onStep?.(step, { ...r, lr, imagesPerSecond });
       const skippedNow = prefetch ? prefetch.skippedTotal : source instanceof RecordBatches ? source.index.skipped.total : 0;

@@ -5,7 +5,7 @@ import { param } from '../nn/module.js';
 import type { GroupViTModel } from '../model/groupvit.js';
 import { groupvitLosses, type BalanceScope, type MultiLabelPooling } from '../model/losses.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
-import { patchAffinity } from './patch-affinity.js';
+import { patchAffinity, patchRepulsion } from './patch-affinity.js';
 
 export interface StepInput {
   pixels: Float32Array;
@@ -29,6 +29,8 @@ export interface StepResult {
   balance?: number;
   /** The smoothness term, when the step has one. */
   smoothness?: number;
+  /** The contrast term, when the step has one. */
+  contrast?: number;
 }
 
 export interface TrainStepOptions extends AdamWOptions {
@@ -52,6 +54,8 @@ export interface TrainStepOptions extends AdamWOptions {
    * pulls each image onto one or two groups, which the balance term does not undo.
    */
   groupSmoothnessStart?: number;
+  /** Weight of the term asking patches of unlike colour not to share a final group (0: off); it follows the smoothness schedule. */
+  groupContrast?: number;
 }
 
 /** The smoothness term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
@@ -81,17 +85,20 @@ export class TrainStep {
   async run(input: StepInput, lr: number): Promise<StepResult> {
     const step = this.optimizer.step;
     const smoothWeight = smoothnessWeightAt(this.o.groupSmoothness ?? 0, this.o.groupSmoothnessStart ?? 0, step);
+    const contrastWeight = smoothnessWeightAt(this.o.groupContrast ?? 0, this.o.groupSmoothnessStart ?? 0, step);
     const values = await tidyAsync(async () => {
       const pixels = Tensor.fromArray(input.pixels, input.shape);
       const p = this.model.config.vision_config.patch_size;
       const [bsz, , h, w] = input.shape;
-      const affinity = smoothWeight > 0 ? Tensor.fromArray(patchAffinity(input.pixels, input.shape, h / p, w / p), [bsz, (h / p) * (w / p), (h / p) * (w / p)]) : null;
+      const pairShape = [bsz, (h / p) * (w / p), (h / p) * (w / p)];
+      const affinity = smoothWeight > 0 ? Tensor.fromArray(patchAffinity(input.pixels, input.shape, h / p, w / p), pairShape) : null;
+      const repulsion = contrastWeight > 0 ? Tensor.fromArray(patchRepulsion(input.pixels, input.shape, h / p, w / p), pairShape) : null;
       const losses = groupvitLosses(
         this.model,
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -99,12 +106,13 @@ export class TrainStep {
         p.grad?.release();
         p.grad = null;
       }
-      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, this.optimizer.scalars];
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, this.optimizer.scalars];
       return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
     });
-    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[5] };
+    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[6] };
     if (this.o.groupBalance) r.balance = values[3];
     if (smoothWeight > 0) r.smoothness = values[4];
+    if (contrastWeight > 0) r.contrast = values[5];
     return r;
   }
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { useGpu } from '../helpers.js';
 import { gradCheck } from '../gradcheck.js';
 import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
-import { smoothnessTerm } from '../../src/model/losses.js';
-import { patchAffinity } from '../../src/train/patch-affinity.js';
+import { compositeAssignment, contrastTerm, smoothnessTerm } from '../../src/model/losses.js';
+import { patchAffinity, patchRepulsion } from '../../src/train/patch-affinity.js';
 
 useGpu();
 
@@ -22,7 +22,8 @@ function probs(raw: Float64Array, image: number, s: number, l: number): Float64A
   });
 }
 
-function termRef(stages: Float64Array[], shapes: number[][], affinity: Float64Array, weight: number): number {
+/** Mean over images of Σ_tu w_tu·c_t·c_u, c the composite assignment. */
+function agreeRef(stages: Float64Array[], shapes: number[][], affinity: Float64Array): number {
   const b = shapes[0][0];
   const l0 = shapes[0][2];
   let agree = 0;
@@ -37,7 +38,7 @@ function termRef(stages: Float64Array[], shapes: number[][], affinity: Float64Ar
       for (let u = 0; u < l0; u++) agree += affinity[(i * l0 + t) * l0 + u] * c[t].reduce((a, v, g) => a + v * c[u][g], 0);
     }
   }
-  return weight - (weight * agree) / b;
+  return agree / b;
 }
 
 test('smoothness term: stages [2,5,7] and [2,3,5] against float64 and finite differences', async () => {
@@ -55,8 +56,19 @@ test('smoothness term: stages [2,5,7] and [2,3,5] against float64 and finite dif
   }
   await gradCheck({
     name: 'smoothness', shapes: shapes, seed: 5, init: [null, null, w], grad: [true, true, false],
-    gpu: (xs) => smoothnessTerm([xs[0], xs[1]], xs[2], 1.5),
-    ref: (xs) => Float64Array.of(termRef([xs[0], xs[1]], shapes.slice(0, 2), xs[2], 1.5)), atol: 2e-5, gradAtol: 1e-4,
+    gpu: (xs) => smoothnessTerm(compositeAssignment([xs[0], xs[1]]), xs[2], 1.5),
+    ref: (xs) => Float64Array.of(1.5 - 1.5 * agreeRef([xs[0], xs[1]], shapes.slice(0, 2), xs[2])), atol: 2e-5, gradAtol: 1e-4,
+  });
+});
+
+test('contrast term: stages [2,4,6] and [2,3,4] against float64 and finite differences', async () => {
+  const shapes = [[2, 4, 6], [2, 3, 4], [2, 6, 6]];
+  const r = new Float64Array(2 * 6 * 6);
+  for (let i = 0; i < 2; i++) for (let t = 0; t < 6; t++) for (let u = 0; u < 6; u++) if (t !== u) r[(i * 6 + t) * 6 + u] = ((i * 5 + t * u + t + u) % 7) / 30;
+  await gradCheck({
+    name: 'contrast', shapes, seed: 9, init: [null, null, r], grad: [true, true, false],
+    gpu: (xs) => contrastTerm(compositeAssignment([xs[0], xs[1]]), xs[2], 0.8),
+    ref: (xs) => Float64Array.of(0.8 * agreeRef([xs[0], xs[1]], shapes.slice(0, 2), xs[2])), atol: 2e-5, gradAtol: 1e-4,
   });
 });
 
@@ -100,7 +112,7 @@ test('smoothness term on the two-colour image: the cut along the colour edge cos
   const cost = async (of: number[]) => tidyAsync(async () => {
     const raw = new Float32Array(2 * 4);
     of.forEach((g, t) => (raw[g * 4 + t] = 40));
-    const [v] = await smoothnessTerm([Tensor.fromArray(raw, [1, 2, 4])], Tensor.fromArray(w, [1, 4, 4]), 1).toArray();
+    const [v] = await smoothnessTerm(compositeAssignment([Tensor.fromArray(raw, [1, 2, 4])]), Tensor.fromArray(w, [1, 4, 4]), 1).toArray();
     return v;
   });
   const byColour = await cost([0, 1, 0, 1]);
@@ -109,4 +121,24 @@ test('smoothness term on the two-colour image: the cut along the colour edge cos
   assert.ok(Math.abs(byColour - (4 * e) / (2 + 4 * e)) < 1e-5, `along the edge ${byColour}`);
   assert.ok(Math.abs(byRow - (2 + 2 * e) / (2 + 4 * e)) < 1e-5, `across it ${byRow}`);
   assert.ok(Math.abs(oneGroup) < 1e-5, `one group ${oneGroup}`);
+});
+
+test('contrast term on the two-colour image: 0 when the colours are apart, 1/2 split by rows, 1 in one group', async () => {
+  const r = patchRepulsion(twoColourImage(1, 0), [1, 3, 4, 4], 2, 2);
+  // only the 8 ordered pairs across the colour edge weigh, equally
+  for (let t = 0; t < 4; t++) assert.equal(r[t * 5], 0, 'no weight of a patch with itself');
+  for (const [t, u] of [[0, 1], [0, 3], [2, 1], [2, 3]]) {
+    assert.ok(Math.abs(r[t * 4 + u] - 1 / 8) < 1e-6 && Math.abs(r[u * 4 + t] - 1 / 8) < 1e-6, `r[${t},${u}]`);
+  }
+  for (const [t, u] of [[0, 2], [1, 3]]) assert.equal(r[t * 4 + u], 0);
+  assert.ok(patchRepulsion(new Float32Array(3 * 16).fill(0.4), [1, 3, 4, 4], 2, 2).every((v) => v === 0), 'a flat image has none');
+  const cost = async (of: number[]) => tidyAsync(async () => {
+    const raw = new Float32Array(2 * 4);
+    of.forEach((g, t) => (raw[g * 4 + t] = 40));
+    const [v] = await contrastTerm(compositeAssignment([Tensor.fromArray(raw, [1, 2, 4])]), Tensor.fromArray(r, [1, 4, 4]), 1).toArray();
+    return v;
+  });
+  assert.ok(Math.abs(await cost([0, 1, 0, 1])) < 1e-5);
+  assert.ok(Math.abs((await cost([0, 0, 1, 1])) - 0.5) < 1e-5);
+  assert.ok(Math.abs((await cost([1, 1, 1, 1])) - 1) < 1e-5);
 });
