@@ -52,6 +52,19 @@ function contrastBeta(colour: Float64Array, ch: number, base: number, pairs: [nu
   return mean > 1e-12 ? 1 / (2 * mean) : 0;
 }
 
+/** What both weightings share: the patches' colours, the neighbour pairs, an output [B, L, L], and per image its β and distances. */
+function pairSetup(pixels: Float32Array, shape: readonly [number, number, number, number], gh: number, gw: number) {
+  const [b, ch] = shape;
+  const l = gh * gw;
+  const colour = patchColours(pixels, shape, gh, gw);
+  const pairs = neighbourPairs(gh, gw);
+  const out = new Float32Array(b * l * l);
+  const each = (f: (image: number, beta: number, d2: (t: number, u: number) => number) => void) => {
+    for (let i = 0; i < b; i++) f(i, contrastBeta(colour, ch, i * l, pairs), (t, u) => distance2(colour, ch, i * l + t, i * l + u));
+  };
+  return { l, pairs, out, each };
+}
+
 /**
  * Contrast-sensitive weights between neighbouring patches (8-connected grid), each image's weights summing to 1:
  * w_tu = exp(−β·|c_t − c_u|²) for neighbours t, u, with c a patch's mean colour (contrastBeta). Patches on either side
@@ -59,20 +72,15 @@ function contrastBeta(colour: Float64Array, ch: number, base: number, pairs: [nu
  * pixels:[B, 3, H, W] (any per-channel affine normalisation) -> [B, L, L], L = gh·gw patches in row-major order
  */
 export function patchAffinity(pixels: Float32Array, shape: readonly [number, number, number, number], gh: number, gw: number): Float32Array {
-  const [b, ch] = shape;
-  const l = gh * gw;
-  const colour = patchColours(pixels, shape, gh, gw);
-  const pairs = neighbourPairs(gh, gw);
-  const out = new Float32Array(b * l * l);
-  for (let i = 0; i < b; i++) {
-    const beta = contrastBeta(colour, ch, i * l, pairs);
-    const w = pairs.map(([t, u]) => Math.exp(-beta * distance2(colour, ch, i * l + t, i * l + u)));
+  const { l, pairs, out, each } = pairSetup(pixels, shape, gh, gw);
+  each((i, beta, d2) => {
+    const w = pairs.map(([t, u]) => Math.exp(-beta * d2(t, u)));
     const total = 2 * w.reduce((a, v) => a + v, 0);
     pairs.forEach(([t, u], k) => {
       out[(i * l + t) * l + u] = w[k] / total;
       out[(i * l + u) * l + t] = w[k] / total;
     });
-  }
+  });
   return out;
 }
 
@@ -83,24 +91,19 @@ export function patchAffinity(pixels: Float32Array, shape: readonly [number, num
  * pixels:[B, 3, H, W] -> [B, L, L]
  */
 export function patchRepulsion(pixels: Float32Array, shape: readonly [number, number, number, number], gh: number, gw: number): Float32Array {
-  const [b, ch] = shape;
-  const l = gh * gw;
-  const colour = patchColours(pixels, shape, gh, gw);
-  const pairs = neighbourPairs(gh, gw);
-  const out = new Float32Array(b * l * l);
-  for (let i = 0; i < b; i++) {
-    const beta = contrastBeta(colour, ch, i * l, pairs);
+  const { l, out, each } = pairSetup(pixels, shape, gh, gw);
+  each((i, beta, d2) => {
     let total = 0;
     const base = i * l * l;
     for (let t = 0; t < l; t++) {
       for (let u = 0; u < l; u++) {
         if (t === u) continue;
-        const r = 1 - Math.exp(-beta * distance2(colour, ch, i * l + t, i * l + u));
+        const r = 1 - Math.exp(-beta * d2(t, u));
         out[base + t * l + u] = r;
         total += r;
       }
     }
     if (total > 0) for (let k = 0; k < l * l; k++) out[base + k] /= total;
-  }
+  });
   return out;
 }
