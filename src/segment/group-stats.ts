@@ -19,6 +19,12 @@ export interface GroupDiagnostics {
   objectGroupShare: number;
   /** Share of objects whose best group (as above) is named as the object: the naming, group by group. */
   objectGroupNamed: number;
+  /**
+   * Share of images whose largest mostly-background group is named (no background rule) with a shape that is in the
+   * image, over the images that have such a group: well above objectGroupNamed, the backdrop's group carries the
+   * scene's identity instead of the objects' own groups (TRAINING-NOTES: where the name lands).
+   */
+  backgroundGroupNamed: number;
   /** Mean cosine between the class names' text embeddings, off the diagonal: near 1, the text tower cannot tell the
    * names apart and no image feature can be named (the collapse of TRAINING-NOTES). Absent where not measured. */
   classCosine?: number;
@@ -77,6 +83,8 @@ export class GroupStats {
   private objects = 0;
   private objectShare = 0;
   private objectNamed = 0;
+  private backgroundImages = 0;
+  private backgroundNamed = 0;
 
   constructor(readonly numClasses: number) {
     this.oracle = new IoUMeter(numClasses);
@@ -121,6 +129,17 @@ export class GroupStats {
       this.objectShare += pixels / total;
       if (groupClass[group] + 1 === label) this.objectNamed++;
     }
+    let backdrop = -1;
+    let backdropPixels = 0;
+    for (const g of backgroundGroups) {
+      let total = 0;
+      for (const v of perGroup.get(g)!.values()) total += v;
+      if (total > backdropPixels) [backdrop, backdropPixels] = [g, total];
+    }
+    if (backdrop >= 0) {
+      this.backgroundImages++;
+      if (best.has(groupClass[backdrop] + 1)) this.backgroundNamed++;
+    }
     this.oracle.add(groupIndex.map((g) => (backgroundGroups.has(g) ? 0 : groupClass[g] + 1)), mask);
   }
 
@@ -132,6 +151,7 @@ export class GroupStats {
       oracleBackgroundMIoU: this.oracle.mean(),
       objectGroupShare: this.objectShare / Math.max(this.objects, 1),
       objectGroupNamed: this.objectNamed / Math.max(this.objects, 1),
+      backgroundGroupNamed: this.backgroundNamed / Math.max(this.backgroundImages, 1),
     };
   }
 }

@@ -30,6 +30,18 @@ test('GroupStats: each object\'s share of its best group and whether that group 
   assert.equal(r.objectGroupNamed, 1 / 2);
 });
 
+test('GroupStats: whether the largest mostly-background group is named with a shape of the image', () => {
+  const s = new GroupStats(3);
+  // Group 0: 3 background pixels, group 1: 1 background pixel (both mostly background), group 2: label 1 (class 0).
+  // The largest is group 0, named class 0, which is in the image: a hit.
+  s.add(Int32Array.from([0, 0, 0, 1, 2, 2]), Int32Array.from([0, 2, 1]), [0, 0, 0, 0, 1, 1], 0);
+  // Group 0 mostly background, named class 2 (label 3), absent from the image (label 2 only): a miss.
+  s.add(Int32Array.from([0, 0, 0, 1]), Int32Array.from([2, 1]), [0, 0, 2, 2], 1);
+  // No mostly-background group: not counted.
+  s.add(Int32Array.from([0, 0, 0, 0]), Int32Array.from([0]), [1, 1, 1, 0], 0);
+  assert.equal(s.report().backgroundGroupNamed, 1 / 2);
+});
+
 test('meanClassCosine: identical names score 1, orthogonal ones 0, a mix its mean', async () => {
   const { meanClassCosine } = await import('../../src/segment/group-stats.js');
   assert.equal(meanClassCosine([1, 0, 1, 0, 1, 0], 3), 1);
