@@ -80,9 +80,12 @@ const PRESETS: Record<string, () => TrainRecipe> = {
   // shapes in this budget); captions name the shapes without their colours (with colours, colour alone matches
   // captions to images); multi-label prompts made once per distinct noun of the batch, positives of every image
   // owning the noun; and a mutual-information term on the assignments (groupBalance) without which the first stage
-  // sends every token to a cluster of near-duplicate groups and every pixel ends in the same final group.
-  // The paper's recipe: --recipe '{"multiLabelTargets":"paper","captionColourDrop":0,"groupBalance":0}' and a config
-  // with "patch_embed": "linear".
+  // sends every token to a cluster of near-duplicate groups and every pixel ends in the same final group; from step
+  // 200, a contrast-sensitive smoothness term and a term between unlike colours on the final groups (groupSmoothness,
+  // groupContrast), without which the groups are one partition by position, the same in every scene; and the noun
+  // prompts scored by the pooled embedding and by each image's best group (multiLabelPooling 'both').
+  // The paper's recipe: --recipe '{"multiLabelTargets":"paper","multiLabelPooling":"image","captionColourDrop":0,
+  // "groupBalance":0,"groupSmoothness":0,"groupContrast":0}' and a config with "patch_embed": "linear".
   tiny: () => ({
     config: parseConfig({
       projection_dim: 64,
@@ -99,7 +102,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 64, steps: 800, lr: 2e-3, warmupSteps: 40, warmupLr: 1e-5, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'unique', multiLabelPooling: 'image', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0,
+    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'unique', multiLabelPooling: 'both', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1,
     checkpointEvery: 100, evalEvery: 0,
   }),
   // A step up for a real GPU: 128×128 scenes, the paper's group counts, ViT-Ti-like width.

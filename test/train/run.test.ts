@@ -251,7 +251,7 @@ test('groupBalance: the assignment term is logged, pulls the mutual information 
 
 test('groupSmoothness: the smoothness term is logged within [0, weight], falls, and adds into the total', async () => {
   const out = mkdtempSync(join(tmpdir(), 'gv-smooth-'));
-  await train(opts(out, { steps: 20, batchSize: 8, checkpointEvery: 20, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, groupBalance: 1, groupSmoothness: 4 } }));
+  await train(opts(out, { steps: 20, batchSize: 8, checkpointEvery: 20, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, groupBalance: 1, groupSmoothness: 4, groupSmoothnessStart: 0, groupContrast: 0 } }));
   const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x));
   const sm = rows.map((r) => r.smoothness as number);
   assert.ok(sm.every((v) => Number.isFinite(v) && v >= -1e-5 && v <= 4 + 1e-5), sm.join(' '));
@@ -264,13 +264,13 @@ test('groupSmoothness: the smoothness term is logged within [0, weight], falls, 
 
 test('groupContrast with a delayed start: off, then ramped; logged within [0, weight]; adds into the total', async () => {
   const out = mkdtempSync(join(tmpdir(), 'gv-contrast-'));
-  await train(opts(out, { steps: 8, batchSize: 8, checkpointEvery: 8, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, groupSmoothness: 4, groupContrast: 2, groupSmoothnessStart: 3 } }));
+  await train(opts(out, { steps: 8, batchSize: 8, checkpointEvery: 8, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, groupBalance: 1, groupSmoothness: 4, groupContrast: 2, groupSmoothnessStart: 3 } }));
   const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x));
   // optimiser steps 0–3 have weight 0 (not computed, not logged); step 4 weighs 1/3, step 5 2/3, then the full weight
   assert.deepEqual(rows.map((r) => r.contrast === undefined), [true, true, true, true, false, false, false, false]);
   for (const r of rows.slice(4)) {
     assert.ok(r.contrast >= -1e-5 && r.contrast <= 2 + 1e-5 && r.smoothness >= -1e-5 && r.smoothness <= 4 + 1e-5, JSON.stringify(r));
-    assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.smoothness + r.contrast)) < 1e-4, 'total = losses + both terms');
+    assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness + r.contrast)) < 1e-4, 'total = losses + the three terms');
   }
 });
 
