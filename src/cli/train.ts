@@ -35,6 +35,9 @@ function parseRecipe(json: string | undefined): Partial<TrainRecipe> | undefined
     if (!(field in RECIPE_CHOICES) && typeof value !== typeof known0[field]) {
       throw new UserError(`--recipe field ${field} must be a ${typeof known0[field]} (got ${JSON.stringify(value)}).`);
     }
+    if (typeof value === 'number' && !(Number.isFinite(value) && value >= 0)) {
+      throw new UserError(`--recipe field ${field} must be a number of at least 0 (got ${JSON.stringify(value)}).`);
+    }
   }
   return v as Partial<TrainRecipe>;
 }

@@ -22,6 +22,7 @@ test('--recipe: not JSON, unknown fields, unknown choices and wrong types are on
     ['{"multiLabelPooling": "group"}', /^groupvit: --recipe field multiLabelPooling must be "image", "groups", "both" \(got "group"\)\.$/m],
     ['{"multiLabelTargets": "all"}', /^groupvit: --recipe field multiLabelTargets must be "paper", "shared", "unique"/],
     ['{"steps": "10"}', /^groupvit: --recipe field steps must be a number \(got "10"\)\.$/m],
+    ['{"groupSmoothness": -1}', /^groupvit: --recipe field groupSmoothness must be a number of at least 0 \(got -1\)\.$/m],
   ];
   for (const [recipe, want] of cases) {
     const r = train(recipe);
