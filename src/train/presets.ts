@@ -54,7 +54,7 @@ export interface TrainRecipe {
    * image, the same in every image.
    */
   groupSmoothness: number;
-  /** Steps before the smoothness term starts, then ramped over as many (train/step.ts smoothnessWeightAt). */
+  /** Steps before the smoothness term starts, then ramped over as many (train/step.ts groupingTermWeightAt). */
   groupSmoothnessStart: number;
   /**
    * Weight of a term asking patches of unlike colour not to share a final group (model/losses.ts contrastTerm; 0: off,

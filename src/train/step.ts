@@ -58,8 +58,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupContrast?: number;
 }
 
-/** The smoothness term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
-export function smoothnessWeightAt(weight: number, start: number, step: number): number {
+/** The smoothness or contrast term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
+export function groupingTermWeightAt(weight: number, start: number, step: number): number {
   if (start <= 0) return weight;
   return weight * Math.min(1, Math.max(0, (step - start) / start));
 }
@@ -84,8 +84,8 @@ export class TrainStep {
 
   async run(input: StepInput, lr: number): Promise<StepResult> {
     const step = this.optimizer.step;
-    const smoothWeight = smoothnessWeightAt(this.o.groupSmoothness ?? 0, this.o.groupSmoothnessStart ?? 0, step);
-    const contrastWeight = smoothnessWeightAt(this.o.groupContrast ?? 0, this.o.groupSmoothnessStart ?? 0, step);
+    const smoothWeight = groupingTermWeightAt(this.o.groupSmoothness ?? 0, this.o.groupSmoothnessStart ?? 0, step);
+    const contrastWeight = groupingTermWeightAt(this.o.groupContrast ?? 0, this.o.groupSmoothnessStart ?? 0, step);
     const values = await tidyAsync(async () => {
       const pixels = Tensor.fromArray(input.pixels, input.shape);
       const p = this.model.config.vision_config.patch_size;

@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/model/config.js';
 import { GroupViTModel } from '../../src/model/groupvit.js';
 import { groupvitLosses, type TrainBatch } from '../../src/model/losses.js';
 import { param } from '../../src/nn/module.js';
-import { TrainStep, smoothnessWeightAt, type StepInput } from '../../src/train/step.js';
+import { TrainStep, groupingTermWeightAt, type StepInput } from '../../src/train/step.js';
 
 useGpu();
 
@@ -146,6 +146,6 @@ test('two runs with the same seed give bit-identical losses', async () => {
 });
 
 test('smoothness weight schedule: off for start steps, then a linear ramp as long, then the full weight', () => {
-  assert.deepEqual([0, 99, 100, 150, 199, 200, 5000].map((s) => smoothnessWeightAt(2, 100, s)), [0, 0, 0, 1, 1.98, 2, 2]);
-  assert.deepEqual([0, 7].map((s) => smoothnessWeightAt(2, 0, s)), [2, 2]);
+  assert.deepEqual([0, 99, 100, 150, 199, 200, 5000].map((s) => groupingTermWeightAt(2, 100, s)), [0, 0, 0, 1, 1.98, 2, 2]);
+  assert.deepEqual([0, 7].map((s) => groupingTermWeightAt(2, 0, s)), [2, 2]);
 });
