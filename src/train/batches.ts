@@ -26,6 +26,12 @@ export interface PromptSpec {
   uniquePrompts?: boolean;
   templates: 'full' | 'subset' | 'simple';
   withModifiers: boolean;
+  /**
+   * A noun every image owns in the multi-label loss, whether its caption names it or not (unique prompts only; ''
+   * or absent: none). Captions name the backdrop in a third of the scenes, so "background" is otherwise a positive of
+   * those images and a negative of the rest, though every image has one: a target no image can predict.
+   */
+  backgroundNoun?: string;
 }
 
 /** A source of training batches; batch(step) is a pure function of the step, so a resumed run sees the same data. */
@@ -67,7 +73,8 @@ export function packUniquePrompts(images: RgbImage[], captions: string[], nouns:
   const nounKeys = nouns.map((n) => promptWords(n, spec.withModifiers));
   // A batch without a single noun (users' captions can be like that) prompts with its captions, as the paper pads.
   const fromCaptions = nounKeys.every((keys) => keys.length === 0);
-  const imageKeys = fromCaptions ? captions.map((c) => [c]) : nounKeys;
+  const bg = spec.backgroundNoun;
+  const imageKeys = fromCaptions ? captions.map((c) => [c]) : bg ? nounKeys.map((keys) => (keys.includes(bg) ? keys : [...keys, bg])) : nounKeys;
   const distinct = [...new Set(imageKeys.flat())];
   const set = TEMPLATE_SETS[spec.templates];
   const promptKeys = distinct.flatMap((w) => Array<string>(spec.k).fill(w));

@@ -87,9 +87,12 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const config = recipe.config;
   const { tok, files } = tokenizerFor(config, o.tokenizer);
   const size = config.vision_config.image_size;
-  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0 };
+  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0, backgroundNoun: recipe.backgroundNoun ?? '' };
+  if (prompts.backgroundNoun && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s backgroundNoun needs multiLabelTargets "unique" and promptsPerImage above 0.');
   let source: BatchSource;
-  const spec: SourceSpec = { kind: 'shapes', seed: o.seed, batchSize: recipe.batchSize, imageSize: size, prompts, tokenizerDir: o.tokenizer ?? '', config };
+  const patch = config.vision_config.patch_size;
+  const patchTerms = { gridH: size / patch, gridW: size / patch, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0 };
+  const spec: SourceSpec = { kind: 'shapes', seed: o.seed, batchSize: recipe.batchSize, imageSize: size, prompts, tokenizerDir: o.tokenizer ?? '', config, patchTerms };
   if (o.data === 'synthetic') source = new ShapesBatches(o.seed, recipe.batchSize, size, tok, prompts);
   else {
     const index = openImageTextDataset(o.data);

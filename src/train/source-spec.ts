@@ -3,6 +3,7 @@ import { loadTokenizer } from '../data/tokenizer/index.js';
 import type { ImageTextIndex } from '../data/records.js';
 import { SkipLog } from '../data/records.js';
 import { RecordBatches, ShapesBatches, type BatchSource, type PromptSpec } from './batches.js';
+import { withPatchWeights, type PatchTerms } from './patch-affinity.js';
 
 /** Everything needed to rebuild a batch source in another thread: plain, structured-cloneable data. */
 export interface SourceSpec {
@@ -15,10 +16,17 @@ export interface SourceSpec {
   tokenizerDir: string;
   config: GroupViTConfig;
   index?: { source: string; records: ImageTextIndex['records'] };
+  /** Patch weights of the grouping terms to make with each batch (absent: none). */
+  patchTerms?: PatchTerms;
 }
 
 export function makeSource(s: SourceSpec, skipped = new SkipLog()): BatchSource {
   const tok = loadTokenizer(s.tokenizerDir || '/nonexistent', s.config);
-  if (s.kind === 'shapes') return new ShapesBatches(s.seed, s.batchSize, s.imageSize, tok, s.prompts);
-  return new RecordBatches({ source: s.index!.source, records: s.index!.records, skipped }, s.seed, s.batchSize, s.imageSize, tok, s.prompts);
+  const source =
+    s.kind === 'shapes'
+      ? new ShapesBatches(s.seed, s.batchSize, s.imageSize, tok, s.prompts)
+      : new RecordBatches({ source: s.index!.source, records: s.index!.records, skipped }, s.seed, s.batchSize, s.imageSize, tok, s.prompts);
+  const terms = s.patchTerms;
+  if (!terms || !(terms.affinity || terms.repulsion)) return source;
+  return { batch: (step) => (step >= terms.fromStep ? withPatchWeights(source.batch(step), terms) : source.batch(step)), describe: () => source.describe() };
 }

@@ -18,6 +18,9 @@ export interface StepInput {
   promptKeys?: string[] | null;
   /** Per image, the nouns it owns, when the prompts are made once per distinct noun of the batch. */
   imageKeys?: string[][] | null;
+  /** [B, L, L] weights of the smoothness and contrast terms, made with the batch (patch-affinity.ts withPatchWeights); made in the step when absent. */
+  patchAffinity?: Float32Array | null;
+  patchRepulsion?: Float32Array | null;
 }
 
 export interface StepResult {
@@ -91,8 +94,8 @@ export class TrainStep {
       const p = this.model.config.vision_config.patch_size;
       const [bsz, , h, w] = input.shape;
       const pairShape = [bsz, (h / p) * (w / p), (h / p) * (w / p)];
-      const affinity = smoothWeight > 0 ? Tensor.fromArray(patchAffinity(input.pixels, input.shape, h / p, w / p), pairShape) : null;
-      const repulsion = contrastWeight > 0 ? Tensor.fromArray(patchRepulsion(input.pixels, input.shape, h / p, w / p), pairShape) : null;
+      const affinity = smoothWeight > 0 ? Tensor.fromArray(input.patchAffinity ?? patchAffinity(input.pixels, input.shape, h / p, w / p), pairShape) : null;
+      const repulsion = contrastWeight > 0 ? Tensor.fromArray(input.patchRepulsion ?? patchRepulsion(input.pixels, input.shape, h / p, w / p), pairShape) : null;
       const losses = groupvitLosses(
         this.model,
         this.multiLabelScale,

@@ -139,6 +139,35 @@ test('the worker-thread prefetcher hands out exactly the batches the in-thread s
   }
 });
 
+test('the worker makes the grouping terms\' patch weights with each batch, from the step their schedule starts', async () => {
+  const { PrefetchingBatches } = await import('../../src/train/prefetch.js');
+  const { ShapesBatches } = await import('../../src/train/batches.js');
+  const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
+  const { patchAffinity, patchRepulsion } = await import('../../src/train/patch-affinity.js');
+  const config = microConfig();
+  const prompts = { k: 2, templates: 'full' as const, withModifiers: false, sharedTargets: true, uniquePrompts: true };
+  const direct = new ShapesBatches(5, 3, 32, loadTokenizer('/nonexistent', config), prompts);
+  const patchTerms = { gridH: 4, gridW: 4, affinity: true, repulsion: true, fromStep: 2 };
+  const pre = new PrefetchingBatches({ kind: 'shapes', seed: 5, batchSize: 3, imageSize: 32, prompts, tokenizerDir: '', config, patchTerms });
+  try {
+    const early = await pre.batch(1, 10);
+    assert.equal(early.patchAffinity ?? null, null, 'no weights before the terms start');
+    for (const step of [2, 5]) {
+      const a = direct.batch(step);
+      const b = await pre.batch(step, 10);
+      assert.deepEqual(b.pixels, a.pixels);
+      assert.equal(b.patchAffinity!.length, 3 * 16 * 16);
+      assert.deepEqual(b.patchAffinity, patchAffinity(a.pixels, a.shape, 4, 4));
+      assert.deepEqual(b.patchRepulsion, patchRepulsion(a.pixels, a.shape, 4, 4));
+      // each image's affinity weights sum to 1 (a real batch, not zeros)
+      const first = b.patchAffinity!.subarray(0, 256).reduce((s, v) => s + v, 0);
+      assert.ok(Math.abs(first - 1) < 1e-5, `image 0's weights sum to ${first}`);
+    }
+  } finally {
+    await pre.close();
+  }
+});
+
 test('unique prompts: k templated rows per distinct noun of the batch, owned by every image naming it, deterministic per step', async () => {
   const { ShapesBatches } = await import('../../src/train/batches.js');
   const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
@@ -170,6 +199,27 @@ test('unique prompts: k templated rows per distinct noun of the batch, owned by 
   });
   // a different step draws other templates for its nouns
   assert.notDeepEqual(src.batch(4).promptIds, a.promptIds);
+});
+
+test('backgroundNoun: every image owns it, prompted once per batch like any noun; other images keep their own nouns', async () => {
+  const { ShapesBatches } = await import('../../src/train/batches.js');
+  const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
+  const config = microConfig();
+  const tok = loadTokenizer('/nonexistent', config);
+  const base = { k: 2, templates: 'full' as const, withModifiers: false, sharedTargets: true, uniquePrompts: true };
+  const plain = new ShapesBatches(5, 6, 32, tok, base).batch(3);
+  const withBg = new ShapesBatches(5, 6, 32, tok, { ...base, backgroundNoun: 'background' }).batch(3);
+  assert.deepEqual(withBg.pixels, plain.pixels);
+  // the scenes whose caption named no backdrop gain it; those that did keep it once
+  assert.ok(plain.imageKeys!.some((keys) => !keys.includes('background')), 'some caption of six leaves the backdrop out');
+  withBg.imageKeys!.forEach((keys, i) => {
+    const own = plain.imageKeys![i];
+    assert.deepEqual(keys, own.includes('background') ? own : [...own, 'background']);
+  });
+  assert.equal(withBg.promptKeys!.filter((w) => w === 'background').length, 2);
+  // the recipe refuses it where prompts are not made per distinct noun
+  const out = mkdtempSync(join(tmpdir(), 'gv-bgn-'));
+  await assert.rejects(train(opts(out, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', backgroundNoun: 'background' } })), /backgroundNoun needs multiLabelTargets "unique"/);
 });
 
 test('pooled + per-group multi-label loss with unique prompts: a short run trains and its loss falls', async () => {
