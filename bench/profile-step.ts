@@ -1,6 +1,6 @@
 // Where the time of one training step goes: device time per kernel family from timestamp queries, next to the
 // step's wall time measured without profiling. Default: the groupvit-tiny fixture's configuration at batch 32.
-//   node dist/bench/profile-step.js [--config ../shared/fixtures/groupvit-tiny/config.json] [--batch 32] [--json]
+//   node dist/bench/profile-step.js [--config ../shared/fixtures/groupvit-tiny/config.json] [--batch 32] [--top 12] [--json]
 import { readFileSync } from 'node:fs';
 import { initGpu, gpu, releaseGpu } from '../src/gpu/runtime.js';
 import { parseConfig } from '../src/model/config.js';
@@ -72,7 +72,7 @@ const report = {
   dispatchesPerStep: kernels.reduce((a, [, v]) => a + v.count, 0),
   deviceMs: total,
   shares: Object.fromEntries([...families].map(([k, v]) => [k, { ms: v, share: v / total }])),
-  topKernels: kernels.slice(0, 12).map(([k, v]) => ({ kernel: k, ms: v.ns / 1e6, count: v.count })),
+  topKernels: kernels.slice(0, Number(arg('top', '12'))).map(([k, v]) => ({ kernel: k, ms: v.ns / 1e6, count: v.count })),
 };
 if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 else {

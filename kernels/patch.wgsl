@@ -1,6 +1,6 @@
 // Window gathers that turn strided convolutions into one matmul each.
 //
-// im2col_forward: pixels [B, Ch, H, W] -> windows [B, gh·gw, Ch·k·k] in the order (c, ky, kx) of a Conv2d weight
+// im2col_forward_window: pixels [B, Ch, H, W] -> windows [B, gh·gw, Ch·k·k] in the order (c, ky, kx) of a Conv2d weight
 // [C, Ch, k, k]; window (ty, tx) starts at pixel (ty·s − pad, tx·s − pad). Pixels outside the first eh rows and ew
 // columns read as zero padding, so a caller can drop the remainder past the last whole patch (Conv2d floors
 // non-multiples of the patch size) without copying the image. The patch embedding is the case k = s = p, pad = 0.
@@ -43,18 +43,29 @@ fn windowElement(t: u32) -> WindowElement {
   return WindowElement(t, t / (cols * n), (t / cols) % n, col / kk, (col / u.k) % u.k, col % u.k, t < u.b * n * cols);
 }
 
+// One invocation per (image, token, channel) writing its k·k window values: the index arithmetic (integer divisions,
+// per lane on lavapipe) once per window instead of once per value.
 @compute @workgroup_size(256)
-fn im2col_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let e = windowElement(flat(wg, nwg, lid));
-  if (!e.valid) { return; }
-  // signed: the padding puts the first windows' corners above and left of the image
-  let y = i32((e.tok / u.gw) * u.s + e.ky) - i32(u.pad);
-  let x = i32((e.tok % u.gw) * u.s + e.kx) - i32(u.pad);
-  var v = 0.0;
-  if (y >= 0 && y < i32(u.eh) && x >= 0 && x < i32(u.ew)) {
-    v = src[((e.bi * u.ch + e.c) * u.h + u32(y)) * u.w + u32(x)];
+fn im2col_forward_window(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  let n = u.gh * u.gw;
+  if (t >= u.b * n * u.ch) { return; }
+  let c = t % u.ch;
+  let tok = (t / u.ch) % n;
+  let bi = t / (u.ch * n);
+  let y0 = i32((tok / u.gw) * u.s) - i32(u.pad);
+  let x0 = i32((tok % u.gw) * u.s) - i32(u.pad);
+  let plane = (bi * u.ch + c) * u.h;
+  let o = t * u.k * u.k;
+  for (var ky = 0u; ky < u.k; ky++) {
+    let y = y0 + i32(ky);
+    for (var kx = 0u; kx < u.k; kx++) {
+      let x = x0 + i32(kx);
+      var v = 0.0;
+      if (y >= 0 && y < i32(u.eh) && x >= 0 && x < i32(u.ew)) { v = src[(plane + u32(y)) * u.w + u32(x)]; }
+      out[o + ky * u.k + kx] = v;
+    }
   }
-  out[e.t] = v;
 }
 
 // out[b, ty·gw + tx, (c·k + ky)·k + kx] = src[b, (ty·k + ky)·w + tx·k + kx, c]
@@ -86,4 +97,58 @@ fn space_to_depth_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgr
     v = src[((bi * u.gh + ty) * u.gw + tx) * u.ch * u.k * u.k + col];
   }
   out[t] = v;
+}
+
+// The same permutation for the stem's 2×2 merges (k = 2) where the channels come in whole vec4s (C % 4 == 0): per
+// invocation one token and four channels, so the index arithmetic (integer divisions, per lane on lavapipe) is done
+// once for 16 values instead of once per value, and the loads and stores are vec4s.
+@group(0) @binding(1) var<storage, read> src4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> out4: array<vec4f>;
+
+// out[b, tok, (c·2 + ky)·2 + kx] for c in 4q..4q+3: the four source positions' channel vec4s, transposed.
+@compute @workgroup_size(256)
+fn space_to_depth2_forward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  let q4 = u.ch / 4u;
+  let n = u.gh * u.gw;
+  if (t >= u.b * n * q4) { return; }
+  let q = t % q4;
+  let tok = (t / q4) % n;
+  let bi = t / (q4 * n);
+  let y = (tok / u.gw) * 2u;
+  let x = (tok % u.gw) * 2u;
+  let row = (bi * u.h + y) * u.w + x;
+  let p00 = src4[row * q4 + q];
+  let p01 = src4[(row + 1u) * q4 + q];
+  let p10 = src4[(row + u.w) * q4 + q];
+  let p11 = src4[(row + u.w + 1u) * q4 + q];
+  let o = (bi * n + tok) * u.ch + 4u * q;
+  out4[o] = vec4f(p00.x, p01.x, p10.x, p11.x);
+  out4[o + 1u] = vec4f(p00.y, p01.y, p10.y, p11.y);
+  out4[o + 2u] = vec4f(p00.z, p01.z, p10.z, p11.z);
+  out4[o + 3u] = vec4f(p00.w, p01.w, p10.w, p11.w);
+}
+
+// The inverse, per source position and four channels: src4 here is the merged tokens' gradient, out4 the grid's;
+// positions in a dropped last row or column get zero.
+@compute @workgroup_size(256)
+fn space_to_depth2_backward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  let q4 = u.ch / 4u;
+  if (t >= u.b * u.h * u.w * q4) { return; }
+  let q = t % q4;
+  let pos = (t / q4) % (u.h * u.w);
+  let bi = t / (q4 * u.h * u.w);
+  let y = pos / u.w;
+  let x = pos % u.w;
+  let ty = y / 2u;
+  let tx = x / 2u;
+  var v = vec4f(0.0);
+  if (ty < u.gh && tx < u.gw) {
+    // the four channels' (ky, kx) vec4s of this token; this position is lane (y % 2)·2 + x % 2 of each
+    let o = ((bi * u.gh + ty) * u.gw + tx) * u.ch + 4u * q;
+    let lane = (y % 2u) * 2u + x % 2u;
+    v = vec4f(src4[o][lane], src4[o + 1u][lane], src4[o + 2u][lane], src4[o + 3u][lane]);
+  }
+  out4[t] = v;
 }
