@@ -1,29 +1,27 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { initGpu } from '../gpu/runtime.js';
 import type { AdapterOptions } from '../gpu/adapter.js';
-import { readConfig } from '../model/config.js';
-import { GroupViTModel } from '../model/groupvit.js';
-import { loadWeights } from '../model/load.js';
-import { loadTokenizer } from '../data/tokenizer/index.js';
 import { evaluateShapes } from '../train/eval-shapes.js';
 import type { GroupDiagnostics } from '../segment/group-stats.js';
 import { UserError } from '../util/errors.js';
 import { Segmenter } from '../segment/pipeline.js';
 import { evaluateVoc } from '../segment/voc-eval.js';
+import { calibratedBgThresh } from '../train/calibrate.js';
+import { withTrainedModel } from './trained-model.js';
 
 type EvalOptions = AdapterOptions & {
   weights?: string; data?: string; count?: string; seed?: string; bgThresh?: string; json?: boolean;
   classes?: string; split?: string; protocol?: 'paper' | 'fast';
 };
 
-function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string): void {
+function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
   if (json) {
     process.stdout.write(JSON.stringify({ weights, ...rep, iou: Object.fromEntries(rep.classes.map((c, i) => [c, rep.iou[i]])) }, null, 2) + '\n');
     return;
   }
   const lines = rep.classes.map((c, i) => `  ${c.padEnd(12)} ${Number.isNaN(rep.iou[i]) ? '   n/a' : (rep.iou[i] * 100).toFixed(1).padStart(6)}`);
-  process.stdout.write(`zero-shot segmentation of ${rep.images} ${what}\n${'  class'.padEnd(14)}  IoU %\n${lines.join('\n')}\n  ${'mIoU'.padEnd(12)} ${(rep.mIoU * 100).toFixed(1).padStart(6)}\n  pixel accuracy ${(rep.pixelAccuracy * 100).toFixed(1)}%\n`);
+  const threshold = rep.bgThresh === undefined ? '' : ` (background threshold ${rep.bgThresh}${thresholdFrom})`;
+  process.stdout.write(`zero-shot segmentation of ${rep.images} ${what}${threshold}\n${'  class'.padEnd(14)}  IoU %\n${lines.join('\n')}\n  ${'mIoU'.padEnd(12)} ${(rep.mIoU * 100).toFixed(1).padStart(6)}\n  pixel accuracy ${(rep.pixelAccuracy * 100).toFixed(1)}%\n`);
   const d = rep.diagnostics;
   if (d) {
     const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -68,21 +66,17 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   if (data !== 'synthetic') return evalVoc(opts, data);
   const count = Number(opts.count ?? 500);
   if (!Number.isInteger(count) || count < 1) throw new UserError(`--count must be a positive integer (got '${opts.count}').`);
-  const config = readConfig(join(opts.weights, 'config.json'));
-  await initGpu(opts);
-  const model = new GroupViTModel(config);
-  try {
-    await loadWeights(model, opts.weights);
-    const tok = loadTokenizer(opts.weights, config);
+  // an explicit --bg-thresh, else the model's calibrated one (groupvit calibrate), else the paper's VOC value
+  const calibrated = calibratedBgThresh(join(opts.weights, 'config.json'));
+  const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : calibrated ?? 0.95;
+  if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`--bg-thresh must lie between 0 and 1 (got '${opts.bgThresh}').`);
+  await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'eval |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(count, 0);
     const rep = await evaluateShapes(model, tok, {
-      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size,
-      bgThresh: opts.bgThresh === undefined ? 0.95 : Number(opts.bgThresh), onProgress: (n) => bar.update(n),
+      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, onProgress: (n) => bar.update(n),
     });
     bar.stop();
-    printReport(rep, 'held-out scenes', opts.json, opts.weights);
-  } finally {
-    model.release();
-  }
+    printReport({ ...rep, bgThresh }, 'held-out scenes', opts.json, opts.weights!, opts.bgThresh === undefined && calibrated !== undefined ? ", the model's calibrated one" : '');
+  });
 }

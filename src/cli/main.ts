@@ -9,6 +9,7 @@ import { parityCommand } from './parity.js';
 import { segmentCommand } from './segment.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
+import { calibrateCommand } from './calibrate.js';
 import { convertCommand } from './convert.js';
 import { benchCommand } from './bench.js';
 import { presetNames } from '../model/presets.js';
@@ -95,9 +96,17 @@ export function buildProgram(): Command {
     .option('--split <name>', 'ImageSets/Segmentation/<name>.txt of a VOC-layout folder', 'val')
     .option('--protocol <paper|fast>', 'segmentation protocol for a VOC-layout folder')
     .option('--seed <n>', 'world seed of the evaluation split', '0')
-    .option('--bg-thresh <t>', 'background threshold', '0.95')
+    .option('--bg-thresh <t>', "background threshold (default: the model's calibrated one, else 0.95; a VOC folder: the protocol's)")
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => evalCommand(opts));
+
+  gpuOptions(program.command('calibrate').description("choose a model's background threshold on tuning scenes of the generated world and record it in its config.json"))
+    .option('--weights <dir>', 'a trained model folder (config.json + model.safetensors)')
+    .option('--count <n>', 'tuning scenes', '200')
+    .option('--seed <n>', 'world seed of the tuning scenes (eval reports seed 0)', '1')
+    .option('--dry-run', 'report the thresholds without writing config.json')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .action(async (opts) => calibrateCommand(opts));
 
   gpuOptions(
     program
@@ -107,7 +116,7 @@ export function buildProgram(): Command {
     .requiredOption('--classes <names>', 'class names separated by commas, e.g. cat,dog,grass')
     .option('--weights <dir>', 'model folder (config.json + model.safetensors or pytorch_model.bin [+ vocab.json, merges.txt]); default: models/shapes-tiny')
     .option('--out <dir>', 'folder for NAME.mask.png, NAME.overlay.png, NAME.groups.png (default: beside each image)')
-    .option('--bg-thresh <t>', 'background threshold: a pixel whose best class score is under it is background (default 0.95)')
+    .option('--bg-thresh <t>', "background threshold: a pixel whose best class score is under it is background (default: the model's calibrated one, else 0.95)")
     .option('--template <text>', "prompt template with {} for the class name; repeatable or ';'-separated (default \"a photo of a {}.\")", (v: string, prev: string[] = []) => [...prev, v])
     .option('--protocol <p>', "paper: short side 448, 448x448 windows, stride 224; fast: one whole pass at the model's image size (default: paper for models trained at 224 px or more, else fast)")
     .option('--mode <m>', 'whole (one pass over the resized image) or slide (averaged sliding windows)')

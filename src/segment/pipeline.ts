@@ -17,6 +17,7 @@ import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
 import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
 import { meanOverTemplates, featureGrid, zeroShotSegment } from './zero-shot.js';
+import { calibratedBgThresh } from '../train/calibrate.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
 export type Protocol = 'paper' | 'fast';
@@ -54,7 +55,8 @@ export interface Settings {
   topk: number;
 }
 
-export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}): Settings {
+/** The settings of a call: the options given, else the protocol's defaults (`defaultBgThresh`: the model's calibrated threshold, if any). */
+export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}, defaultBgThresh = DEFAULT_BG_THRESH): Settings {
   const imageSize = config.vision_config.image_size;
   const protocol: Protocol = opts.protocol ?? (imageSize >= 224 ? 'paper' : 'fast');
   const mode: Mode = opts.mode ?? (protocol === 'paper' ? 'slide' : 'whole');
@@ -64,7 +66,7 @@ export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {
   }
   const stride = opts.stride ?? Math.max(1, Math.floor(size / 2));
   if (!(Number.isInteger(stride) && stride >= 1 && stride <= size)) throw new UserError(`The stride must be a whole number of pixels from 1 to the size ${size}, not ${stride}.`);
-  const bgThresh = opts.bgThresh ?? DEFAULT_BG_THRESH;
+  const bgThresh = opts.bgThresh ?? defaultBgThresh;
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`The background threshold must lie between 0 and 1, not ${bgThresh}.`);
   return { protocol, mode, size, stride, bgThresh, topk: opts.topk ?? 5 };
 }
@@ -144,6 +146,8 @@ export class Segmenter {
   constructor(
     readonly model: GroupViTModel,
     readonly tokenizer: Tokenizer,
+    /** The background threshold when a call gives none: the model folder's calibrated one (train/calibrate.ts), else the paper's. */
+    readonly defaultBgThresh = DEFAULT_BG_THRESH,
   ) {}
 
   get config(): GroupViTConfig {
@@ -154,6 +158,7 @@ export class Segmenter {
   static async load(src: SegmenterSource): Promise<Segmenter> {
     const where = resolveWeights(src.weights, src.config !== undefined);
     const config = src.config ?? readConfig(where.config);
+    const calibrated = existsSync(where.config) ? calibratedBgThresh(where.config) : undefined;
     const tokenizer = loadTokenizer(where.tokenizerDir, config);
     await initGpu(src.gpu);
     const model = new GroupViTModel(config);
@@ -164,7 +169,7 @@ export class Segmenter {
       model.release();
       throw e;
     }
-    return new Segmenter(model, tokenizer);
+    return new Segmenter(model, tokenizer, calibrated ?? DEFAULT_BG_THRESH);
   }
 
   release(): void {
@@ -229,7 +234,7 @@ export class Segmenter {
 
   /** Segments one image into background + `classes` at the image's own size. */
   async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Segmentation> {
-    const settings = resolveSettings(this.config, opts);
+    const settings = resolveSettings(this.config, opts, this.defaultBgThresh);
     this.checkFits(image, settings, opts.name);
     const classEmb = await this.classEmbeddings(classes, opts.templates ?? DEFAULT_TEMPLATES);
     const K = classes.length;

@@ -34,36 +34,63 @@ function argmaxRows(x: ArrayLike<number>, rows: number, cols: number): Int32Arra
   return out;
 }
 
-/** Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k. */
-export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null): Promise<SegmentedBatch> {
+/** What one forward of the image encoder leaves on the host for zero-shot segmentation of its images. */
+export interface EncodedBatch {
+  size: number;
+  height: number;
+  width: number;
+  softs: Float32Array[];
+  shapes: [number, number][];
+  groups: Float32Array;
+  embeds: Float32Array;
+  logitScale: number;
+}
+
+/** Same-sized images through the image encoder in one forward (whole mode), read back for segmentation. */
+export async function encodeBatch(model: GroupViTModel, images: RgbImage[]): Promise<EncodedBatch> {
   const b = images.length;
   const [h, w] = [images[0].height, images[0].width];
   return tidyAsync(async () => {
     const pixels = Tensor.fromArray(normalizeImages(images), [b, 3, h, w]);
     const img = await noGradAsync(() => model.encodeImage(pixels));
-    const softs = await Promise.all(img.assignments.map((a) => a.soft.toArray()));
-    const shapes = img.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]);
-    const groups = await img.groupEmbedsUnnorm.toArray();
-    const embeds = await img.embedsUnnorm.toArray();
-    const p = embeds.length / b;
-    const g = groups.length / (b * p);
-    const margins = softs.map((s, k) => assignmentMarginSum(s, b, shapes[k][0], shapes[k][1]));
-    const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins };
-    for (let i = 0; i < b; i++) {
-      const seg = zeroShotSegment({
-        softs: softs.map((s, k) => s.subarray(i * shapes[k][0] * shapes[k][1], (i + 1) * shapes[k][0] * shapes[k][1])),
-        softShapes: shapes,
-        groupEmbeds: groups.subarray(i * g * p, (i + 1) * g * p),
-        imageEmbed: embeds.subarray(i * p, (i + 1) * p),
-        classEmbeds: classEmb, numClasses, logitScale: model.logitScale, height: h, width: w, bgThresh,
-      });
-      out.pred.push(bgThresh === null ? seg.pred.map((v) => v + 1) : seg.pred);
-      out.groupIndex.push(seg.groupIndex);
-      out.groupClass.push(argmaxRows(seg.affinity, g, numClasses));
-      out.imageTopClass.push(argmaxRows(seg.imageClassProbs, 1, numClasses)[0]);
-    }
-    return out;
+    return {
+      size: b, height: h, width: w,
+      softs: await Promise.all(img.assignments.map((a) => a.soft.toArray())),
+      shapes: img.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]),
+      groups: await img.groupEmbedsUnnorm.toArray(),
+      embeds: await img.embedsUnnorm.toArray(),
+      logitScale: model.logitScale,
+    };
   });
+}
+
+/** Image i of an encoded batch through the zero-shot pipeline (zero-shot.ts) with these class embeddings and threshold. */
+export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Array, numClasses: number, bgThresh: number | null) {
+  const p = e.embeds.length / e.size;
+  const g = e.groups.length / (e.size * p);
+  return zeroShotSegment({
+    softs: e.softs.map((s, k) => s.subarray(i * e.shapes[k][0] * e.shapes[k][1], (i + 1) * e.shapes[k][0] * e.shapes[k][1])),
+    softShapes: e.shapes,
+    groupEmbeds: e.groups.subarray(i * g * p, (i + 1) * g * p),
+    imageEmbed: e.embeds.subarray(i * p, (i + 1) * p),
+    classEmbeds: classEmb, numClasses, logitScale: e.logitScale, height: e.height, width: e.width, bgThresh,
+  });
+}
+
+/** Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k. */
+export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null): Promise<SegmentedBatch> {
+  const e = await encodeBatch(model, images);
+  const g = e.groups.length / e.embeds.length;
+  const margins = e.softs.map((s, k) => assignmentMarginSum(s, e.size, e.shapes[k][0], e.shapes[k][1]));
+  const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins };
+  for (let i = 0; i < e.size; i++) {
+    const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh);
+    out.pred.push(bgThresh === null ? seg.pred.map((v) => v + 1) : seg.pred);
+    out.groupIndex.push(seg.groupIndex);
+    out.groupClass.push(argmaxRows(seg.affinity, g, numClasses));
+    out.imageTopClass.push(argmaxRows(seg.imageClassProbs, 1, numClasses)[0]);
+  }
+  return out;
 }
 
 export { IoUMeter } from '../segment/iou.js';

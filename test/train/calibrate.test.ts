@@ -1,0 +1,87 @@
+// `groupvit calibrate`: the background threshold is chosen by mIoU on tuning scenes, each figure equal to what eval
+// reports at that threshold, and recorded in the model folder so that eval and segment use it by default.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { useGpu } from '../helpers.js';
+import { readConfig } from '../../src/model/config.js';
+import { GroupViTModel } from '../../src/model/groupvit.js';
+import { loadWeights } from '../../src/model/load.js';
+import { loadTokenizer } from '../../src/data/tokenizer/index.js';
+import { evaluateShapes } from '../../src/train/eval-shapes.js';
+import { calibrateShapes, calibratedBgThresh, writeCalibration } from '../../src/train/calibrate.js';
+import { Segmenter } from '../../src/segment/pipeline.js';
+import { calibrateCommand } from '../../src/cli/calibrate.js';
+import { UserError } from '../../src/util/errors.js';
+
+useGpu();
+
+const SHIPPED = join(process.cwd(), 'models', 'shapes-tiny');
+
+test('calibration: every threshold scores as eval does, the best is chosen (the highest of equals), and it is recorded', async () => {
+  const config = readConfig(join(SHIPPED, 'config.json'));
+  const model = new GroupViTModel(config);
+  try {
+    await loadWeights(model, SHIPPED);
+    const tok = loadTokenizer(SHIPPED, config);
+    const grid = [0.95, 0.5, 0.2, 0.05, 0];
+    const r = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid });
+    assert.deepEqual(r.tried.map((t) => t.bgThresh), grid);
+    for (const t of [0.95, 0.05, 0]) {
+      const e = await evaluateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, bgThresh: t });
+      assert.ok(Math.abs(e.mIoU - r.tried[grid.indexOf(t)].mIoU) < 1e-12, `threshold ${t}: ${r.tried[grid.indexOf(t)].mIoU} vs eval ${e.mIoU}`);
+    }
+    // with threshold 0 nothing is background: a different segmentation, not a copy of 0.95
+    assert.notEqual(r.tried[4].mIoU, r.tried[0].mIoU);
+    const best = Math.max(...r.tried.map((t) => t.mIoU));
+    assert.equal(r.mIoU, best);
+    assert.equal(r.bgThresh, r.tried.find((t) => t.mIoU === best)!.bgThresh, 'the first (highest) threshold reaching the best');
+
+    const dir = mkdtempSync(join(tmpdir(), 'gv-cal-'));
+    cpSync(SHIPPED, dir, { recursive: true });
+    assert.equal(calibratedBgThresh(join(dir, 'config.json')), undefined);
+    writeCalibration(dir, { ...r, bgThresh: 0.25 });
+    assert.equal(calibratedBgThresh(join(dir, 'config.json')), 0.25);
+    // the model's own fields are untouched, the training record kept
+    assert.deepEqual(readConfig(join(dir, 'config.json')), config);
+    const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    assert.equal(raw.groupvit.preset, 'tiny');
+    assert.deepEqual(raw.groupvit.bg_thresh_tuning, { data: 'generated shapes world, eval split', seed: 3, scenes: 10, mIoU: r.mIoU });
+    // segment's default
+    const seg = await Segmenter.load({ weights: dir });
+    try {
+      assert.equal(seg.defaultBgThresh, 0.25);
+    } finally {
+      seg.release();
+    }
+    const plain = await Segmenter.load({ weights: SHIPPED });
+    try {
+      assert.equal(plain.defaultBgThresh, 0.95);
+    } finally {
+      plain.release();
+    }
+    // a value that is not a threshold is one sentence
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_thresh: 'low' } }));
+    assert.throws(() => calibratedBgThresh(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_thresh/.test(e.message));
+  } finally {
+    model.release();
+  }
+});
+
+test('groupvit calibrate: --dry-run leaves config.json as it was; bad arguments are one sentence', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gv-cal2-'));
+  cpSync(SHIPPED, dir, { recursive: true });
+  const before = readFileSync(join(dir, 'config.json'), 'utf8');
+  const r = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', dir, '--count', '4', '--seed', '2', '--dry-run', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout;
+  const report = JSON.parse(out);
+  assert.equal(report.written, false);
+  assert.equal(report.tried.length, 15);
+  assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), before);
+  await assert.rejects(calibrateCommand({}), (e: unknown) => e instanceof UserError && /--weights/.test(e.message));
+  await assert.rejects(calibrateCommand({ weights: dir, count: '0' }), (e: unknown) => e instanceof UserError && /--count/.test(e.message));
+});
