@@ -83,6 +83,7 @@ export function buildProgram(): Command {
     .option('--eval-every <n>', 'zero-shot mIoU on held-out scenes every n steps (synthetic data)')
     .option('--eval-count <n>', 'held-out scenes per evaluation', '100')
     .option('--checkpoint-every <n>', 'steps between checkpoints')
+    .option('--calibrate-count <n>', 'tuning scenes for the background threshold chosen at the end (synthetic data; 0: none)', '200')
     .option('--tokenizer <dir>', "folder with CLIP's vocab.json + merges.txt (presets with CLIP's vocabulary)")
     .option('--recipe <json>', 'override recipe fields for ablations, e.g. \'{"multiLabelTargets":"shared"}\'')
     .option('--json', 'print the run summary as JSON on stdout')

@@ -66,6 +66,7 @@ export async function trainCommand(opts: AdapterOptions & Record<string, string 
     evalEvery: intOpt(opts.evalEvery as string, 'eval-every'),
     evalCount: intOpt(opts.evalCount as string, 'eval-count'),
     checkpointEvery: intOpt(opts.checkpointEvery as string, 'checkpoint-every'),
+    calibrateCount: intOpt(opts.calibrateCount as string, 'calibrate-count'),
     tokenizer: opts.tokenizer as string | undefined,
     recipe: parseRecipe(opts.recipe as string | undefined),
   };
@@ -98,6 +99,12 @@ export async function trainCommand(opts: AdapterOptions & Record<string, string 
         bar.stop();
         process.stderr.write(`groupvit: step ${step}: zero-shot mIoU ${(rep.mIoU * 100).toFixed(1)} on ${rep.images} held-out scenes\n`);
         bar.start(bar.getTotal(), step);
+      },
+      onCalibrate: (phase, r) => {
+        if (phase === 'start') {
+          bar.stop();
+          process.stderr.write('groupvit: choosing the background threshold on tuning scenes (--calibrate-count 0 skips it)\n');
+        } else process.stderr.write(`groupvit: background threshold ${r!.bgThresh} (mIoU ${(r!.mIoU * 100).toFixed(1)} on ${r!.count} tuning scenes) recorded with the weights\n`);
       },
       shouldStop: () => stop,
       onSkipped: (summary) => {

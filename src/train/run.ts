@@ -13,6 +13,7 @@ import { PrefetchingBatches } from './prefetch.js';
 import type { SourceSpec } from './source-spec.js';
 import { latestSnapshot, restoreSnapshot, saveSnapshot, writeJsonAtomic } from './checkpoint.js';
 import { evaluateShapes, type EvalReport } from './eval-shapes.js';
+import { calibrateShapes, writeCalibration, type CalibrationReport } from './calibrate.js';
 
 export interface TrainOptions {
   preset: string;
@@ -33,6 +34,11 @@ export interface TrainOptions {
   prefetch?: boolean;
   /** Overrides of the recipe (ablations): any TrainRecipe field. */
   recipe?: Partial<TrainRecipe>;
+  /**
+   * Tuning scenes for the background threshold chosen at the end of a run on the generated world (calibrate.ts),
+   * recorded with the weights; 0: none (eval and segment then use 0.95). Default 200.
+   */
+  calibrateCount?: number;
 }
 
 export interface TrainHooks {
@@ -40,6 +46,7 @@ export interface TrainHooks {
   onStep?(step: number, r: StepResult & { lr: number; imagesPerSecond: number }): void;
   onEval?(step: number, report: EvalReport): void;
   onCheckpoint?(step: number, dir: string): void;
+  onCalibrate?(phase: 'start' | 'done', report?: CalibrationReport): void;
   /** Unreadable records met while training (they were skipped and replaced): a counted warning. */
   onSkipped?(summary: string): void;
   /** Polled after every step: true stops the run cleanly (a snapshot is saved first). */
@@ -54,6 +61,8 @@ export interface TrainSummary {
   lastLoss: StepResult | null;
   evals: { step: number; mIoU: number }[];
   seconds: number;
+  /** The background threshold chosen for the weights, when the run calibrated one. */
+  calibration?: { bgThresh: number; mIoU: number; scenes: number };
 }
 
 function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: Tokenizer; files: string[] } {
@@ -142,6 +151,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   let last: StepResult | null = null;
   let step = startStep;
   let stoppedEarly = false;
+  let calibration: TrainSummary['calibration'];
   const t0 = Date.now();
   let waitedBefore = 0;
   let skippedReported = 0;
@@ -193,11 +203,20 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       }
     }
     if (step === startStep && !existsSync(join(o.out, 'model.safetensors'))) await saveSnapshot(o.out, trainer, state(step), extraConfig);
-    writeJsonAtomic(join(o.out, 'train-summary.json'), { step, steps: recipe.steps, preset: o.preset, seed: o.seed, last, evals });
+    // A run that reached its last step leaves a model ready for segment: its background threshold is chosen too.
+    const count = o.calibrateCount ?? 200;
+    if (o.data === 'synthetic' && count > 0 && !stoppedEarly) {
+      hooks.onCalibrate?.('start');
+      const r = await calibrateShapes(model, tok, { seed: 1, count, imageSize: size });
+      writeCalibration(o.out, r);
+      calibration = { bgThresh: r.bgThresh, mIoU: r.mIoU, scenes: count };
+      hooks.onCalibrate?.('done', r);
+    }
+    writeJsonAtomic(join(o.out, 'train-summary.json'), { step, steps: recipe.steps, preset: o.preset, seed: o.seed, last, evals, ...(calibration ? { calibration } : {}) });
   } finally {
     await prefetch?.close();
     trainer.release();
     model.release();
   }
-  return { out: o.out, startStep, endStep: step, stoppedEarly, lastLoss: last, evals, seconds: (Date.now() - t0) / 1000 };
+  return { out: o.out, startStep, endStep: step, stoppedEarly, lastLoss: last, evals, seconds: (Date.now() - t0) / 1000, ...(calibration ? { calibration } : {}) };
 }

@@ -35,7 +35,7 @@ const microConfig = () =>
 
 function opts(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
   return {
-    preset: 'tiny', data: 'synthetic', seed: 3, out, batchSize: 8, steps: 6, checkpointEvery: 3,
+    preset: 'tiny', data: 'synthetic', seed: 3, out, batchSize: 8, steps: 6, checkpointEvery: 3, calibrateCount: 0,
     recipe: { config: microConfig(), warmupSteps: 2, lr: 3e-3, dropPath: 0.1 },
     ...extra,
   };
@@ -79,6 +79,25 @@ test('a second run into the same folder needs --resume', async () => {
   const out = mkdtempSync(join(tmpdir(), 'gv-c-'));
   await train(opts(out, { steps: 3 }));
   await assert.rejects(train(opts(out, { steps: 3 })), (e: Error) => e instanceof UserError && /--resume/.test(e.message));
+});
+
+test('a run that reaches its last step records a background threshold with its weights; a stopped one does not', async () => {
+  const { calibratedBgThresh, BG_THRESH_GRID } = await import('../../src/train/calibrate.js');
+  const out = mkdtempSync(join(tmpdir(), 'gv-calib-'));
+  const phases: string[] = [];
+  const s = await train(opts(out, { steps: 2, calibrateCount: 4 }), { onCalibrate: (p) => phases.push(p) });
+  assert.deepEqual(phases, ['start', 'done']);
+  assert.ok(s.calibration && BG_THRESH_GRID.includes(s.calibration.bgThresh), JSON.stringify(s.calibration));
+  assert.equal(s.calibration.scenes, 4);
+  assert.equal(calibratedBgThresh(join(out, 'config.json')), s.calibration.bgThresh);
+  const raw = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  assert.equal(raw.groupvit.preset, 'tiny', 'the training record stays beside it');
+  assert.equal(JSON.parse(readFileSync(join(out, 'train-summary.json'), 'utf8')).calibration.bgThresh, s.calibration.bgThresh);
+  const stopped = mkdtempSync(join(tmpdir(), 'gv-calib-stop-'));
+  const t = await train(opts(stopped, { steps: 4, calibrateCount: 4 }), { shouldStop: () => true });
+  assert.equal(t.stoppedEarly, true);
+  assert.equal(t.calibration, undefined);
+  assert.equal(calibratedBgThresh(join(stopped, 'config.json')), undefined);
 });
 
 test('a crash mid-write leaves the previous checkpoint readable', async () => {
