@@ -117,7 +117,7 @@ export function buildProgram(): Command {
     .requiredOption('--classes <names>', 'class names separated by commas, e.g. cat,dog,grass')
     .option('--weights <dir>', 'model folder (config.json + model.safetensors or pytorch_model.bin [+ vocab.json, merges.txt]); default: models/shapes-tiny')
     .option('--out <dir>', 'folder for NAME.mask.png, NAME.overlay.png, NAME.groups.png (default: beside each image)')
-    .option('--bg-thresh <t>', "background threshold: a pixel whose best class score is under it is background (default: the model's calibrated one, else 0.95)")
+    .option('--bg-thresh <t>', "background threshold: a pixel whose best class score is under it is background (default: the model's calibrated one for as many class names, else 0.95)")
     .option('--template <text>', "prompt template with {} for the class name; repeatable or ';'-separated (default \"a photo of a {}.\")", (v: string, prev: string[] = []) => [...prev, v])
     .option('--protocol <p>', "paper: short side 448, 448x448 windows, stride 224; fast: one whole pass at the model's image size (default: paper for models trained at 224 px or more, else fast)")
     .option('--mode <m>', 'whole (one pass over the resized image) or slide (averaged sliding windows)')

@@ -138,7 +138,7 @@ export async function segmentCommand(
   const config = pickConfig ? resolveConfig(weights, { config: opts.config, preset: opts.preset }).config : undefined;
   const segmenter = await Segmenter.load({ weights, config, gpu: { adapter: opts.adapter, backend: opts.backend } });
   try {
-    const settings = resolveSettings(segmenter.config, segOpts, segmenter.defaultBgThresh);
+    const settings = resolveSettings(segmenter.config, segOpts, segmenter.bgThreshFor(classes.length));
     for (const inp of inputs) segmenter.checkFits(inp, settings, inp.path);
     if (opts.out) mkdirOut(resolve(opts.out));
     await segmenter.classEmbeddings(classes, templates);

@@ -17,7 +17,7 @@ import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
 import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
 import { meanOverTemplates, featureGrid, zeroShotSegment } from './zero-shot.js';
-import { calibratedBgThresh } from '../train/calibrate.js';
+import { modelCalibration, type BgCalibration } from '../train/calibrate.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
 export type Protocol = 'paper' | 'fast';
@@ -146,9 +146,14 @@ export class Segmenter {
   constructor(
     readonly model: GroupViTModel,
     readonly tokenizer: Tokenizer,
-    /** The background threshold when a call gives none: the model folder's calibrated one (train/calibrate.ts), else the paper's. */
-    readonly defaultBgThresh = DEFAULT_BG_THRESH,
+    /** The model folder's calibrated background threshold (train/calibrate.ts), if it has one. */
+    readonly calibration?: BgCalibration,
   ) {}
+
+  /** The background threshold of a call that gives none: the calibrated one for a list as long as it was tuned with, else the paper's. */
+  bgThreshFor(classCount: number): number {
+    return this.calibration && this.calibration.classes === classCount ? this.calibration.bgThresh : DEFAULT_BG_THRESH;
+  }
 
   get config(): GroupViTConfig {
     return this.model.config;
@@ -158,7 +163,7 @@ export class Segmenter {
   static async load(src: SegmenterSource): Promise<Segmenter> {
     const where = resolveWeights(src.weights, src.config !== undefined);
     const config = src.config ?? readConfig(where.config);
-    const calibrated = existsSync(where.config) ? calibratedBgThresh(where.config) : undefined;
+    const calibration = existsSync(where.config) ? modelCalibration(where.config) : undefined;
     const tokenizer = loadTokenizer(where.tokenizerDir, config);
     await initGpu(src.gpu);
     const model = new GroupViTModel(config);
@@ -169,7 +174,7 @@ export class Segmenter {
       model.release();
       throw e;
     }
-    return new Segmenter(model, tokenizer, calibrated ?? DEFAULT_BG_THRESH);
+    return new Segmenter(model, tokenizer, calibration);
   }
 
   release(): void {
@@ -234,7 +239,7 @@ export class Segmenter {
 
   /** Segments one image into background + `classes` at the image's own size. */
   async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Segmentation> {
-    const settings = resolveSettings(this.config, opts, this.defaultBgThresh);
+    const settings = resolveSettings(this.config, opts, this.bgThreshFor(classes.length));
     this.checkFits(image, settings, opts.name);
     const classEmb = await this.classEmbeddings(classes, opts.templates ?? DEFAULT_TEMPLATES);
     const K = classes.length;

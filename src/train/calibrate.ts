@@ -58,13 +58,30 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
   return { seed, count, tried, bgThresh: best.bgThresh, mIoU: best.mIoU };
 }
 
-/** The model folder's calibrated background threshold (config.json "groupvit.bg_thresh"), if it has one. */
-export function calibratedBgThresh(configPath: string): number | undefined {
+/**
+ * A model's calibrated threshold holds for lists of as many class names as it was chosen with: the group–class scores
+ * are softmaxes over the list, so the same model scores higher against 3 names than against 8.
+ */
+export interface BgCalibration {
+  bgThresh: number;
+  classes: number;
+}
+
+/** The model folder's calibration (config.json "groupvit.bg_thresh" and the class count it was tuned with), if any. */
+export function modelCalibration(configPath: string): BgCalibration | undefined {
   const g = readRawConfig(configPath).groupvit as Record<string, unknown> | undefined;
   const t = g && typeof g === 'object' ? g.bg_thresh : undefined;
   if (t === undefined) return undefined;
   if (typeof t !== 'number' || !(t >= 0 && t <= 1)) throw new UserError(`The model configuration ${configPath} has a groupvit.bg_thresh that is not a number from 0 to 1.`);
-  return t;
+  const tuning = g!.bg_thresh_tuning as Record<string, unknown> | undefined;
+  const classes = tuning && typeof tuning === 'object' && Number.isInteger(tuning.classes) ? (tuning.classes as number) : SHAPES.length;
+  return { bgThresh: t, classes };
+}
+
+/** The calibrated threshold for the generated world's class names (what eval scores), if the model has one. */
+export function calibratedBgThresh(configPath: string): number | undefined {
+  const c = modelCalibration(configPath);
+  return c && c.classes === SHAPES.length ? c.bgThresh : undefined;
 }
 
 /** Records the calibration in the model folder's config.json (rewritten atomically; the model's fields untouched). */
@@ -72,6 +89,6 @@ export function writeCalibration(dir: string, r: CalibrationReport): void {
   const path = join(dir, 'config.json');
   const raw = readRawConfig(path);
   const g = raw.groupvit && typeof raw.groupvit === 'object' ? (raw.groupvit as Record<string, unknown>) : {};
-  raw.groupvit = { ...g, bg_thresh: r.bgThresh, bg_thresh_tuning: { data: 'generated shapes world, eval split', seed: r.seed, scenes: r.count, mIoU: r.mIoU } };
+  raw.groupvit = { ...g, bg_thresh: r.bgThresh, bg_thresh_tuning: { data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU } };
   writeJsonAtomic(path, raw);
 }

@@ -42,6 +42,11 @@ test('calibration: every threshold scores as eval does, the best is chosen (the 
 
     const dir = mkdtempSync(join(tmpdir(), 'gv-cal-'));
     cpSync(SHIPPED, dir, { recursive: true });
+    // the shipped model carries its own (0.2, from 200 tuning scenes); a folder without one has none
+    assert.equal(calibratedBgThresh(join(SHIPPED, 'config.json')), 0.2);
+    const shipped = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    delete shipped.groupvit.bg_thresh;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(shipped));
     assert.equal(calibratedBgThresh(join(dir, 'config.json')), undefined);
     writeCalibration(dir, { ...r, bgThresh: 0.25 });
     assert.equal(calibratedBgThresh(join(dir, 'config.json')), 0.25);
@@ -49,20 +54,23 @@ test('calibration: every threshold scores as eval does, the best is chosen (the 
     assert.deepEqual(readConfig(join(dir, 'config.json')), config);
     const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     assert.equal(raw.groupvit.preset, 'tiny');
-    assert.deepEqual(raw.groupvit.bg_thresh_tuning, { data: 'generated shapes world, eval split', seed: 3, scenes: 10, mIoU: r.mIoU });
+    assert.deepEqual(raw.groupvit.bg_thresh_tuning, { data: 'generated shapes world, eval split', classes: 8, seed: 3, scenes: 10, mIoU: r.mIoU });
     // segment's default
     const seg = await Segmenter.load({ weights: dir });
     try {
-      assert.equal(seg.defaultBgThresh, 0.25);
+      assert.equal(seg.bgThreshFor(8), 0.25);
+      assert.equal(seg.bgThreshFor(3), 0.95, 'a list of another length: the scores are softmaxes over it, so the paper\'s');
     } finally {
       seg.release();
     }
-    const plain = await Segmenter.load({ weights: SHIPPED });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(shipped));
+    const plain = await Segmenter.load({ weights: dir });
     try {
-      assert.equal(plain.defaultBgThresh, 0.95);
+      assert.equal(plain.bgThreshFor(8), 0.95, "the paper's threshold without a calibrated one");
     } finally {
       plain.release();
     }
+    writeCalibration(dir, { ...r, bgThresh: 0.25 });
     // a value that is not a threshold is one sentence
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_thresh: 'low' } }));
     assert.throws(() => calibratedBgThresh(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_thresh/.test(e.message));
