@@ -26,8 +26,9 @@ export async function calibrateCommand(opts: CalibrateOptions): Promise<void> {
     }
     const rows = r.tried.map((t) => `  ${String(t.bgThresh).padEnd(6)} ${(t.mIoU * 100).toFixed(1).padStart(6)}${t.bgThresh === r.bgThresh ? '  <- chosen' : ''}`);
     process.stdout.write(
-      `background threshold on ${count} tuning scenes (eval split, seed ${seed})\n  thresh  mIoU %\n${rows.join('\n')}\n` +
-        (opts.dryRun ? 'not written (--dry-run)\n' : `written to ${join(opts.weights!, 'config.json')} (groupvit.bg_thresh ${r.bgThresh}): eval and segment use it unless --bg-thresh is given\n`),
+      `background threshold on ${count} tuning scenes (eval split, seed ${seed}), all 8 class names\n  thresh  mIoU %\n${rows.join('\n')}\n` +
+        `shorter lists (the scene's shapes, then distractors): ${r.byClassCount.map((b) => `${b.classes} names ${b.bgThresh} (mIoU ${(b.mIoU * 100).toFixed(1)})`).join(', ')}\n` +
+        (opts.dryRun ? 'not written (--dry-run)\n' : `written to ${join(opts.weights!, 'config.json')} (groupvit.bg_thresh ${r.bgThresh}): eval and segment use them unless --bg-thresh is given\n`),
     );
   });
 }

@@ -17,7 +17,7 @@ import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
 import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
 import { meanOverTemplates, featureGrid, zeroShotSegment } from './zero-shot.js';
-import { modelCalibration, type BgCalibration } from '../train/calibrate.js';
+import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
 export type Protocol = 'paper' | 'fast';
@@ -150,9 +150,9 @@ export class Segmenter {
     readonly calibration?: BgCalibration,
   ) {}
 
-  /** The background threshold of a call that gives none: the calibrated one for a list as long as it was tuned with, else the paper's. */
+  /** The background threshold of a call that gives none: the one calibrated for lists of this length, else the paper's. */
   bgThreshFor(classCount: number): number {
-    return this.calibration && this.calibration.classes === classCount ? this.calibration.bgThresh : DEFAULT_BG_THRESH;
+    return bgThreshForCount(this.calibration, classCount) ?? DEFAULT_BG_THRESH;
   }
 
   get config(): GroupViTConfig {

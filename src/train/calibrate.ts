@@ -10,6 +10,7 @@ import { writeJsonAtomic } from './checkpoint.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
 import { UserError } from '../util/errors.js';
+import { Random, mix32 } from '../util/random.js';
 import { classEmbeddings, encodeBatch, IoUMeter, segmentEncoded } from './evaluate.js';
 
 /** Thresholds tried, from the paper's VOC value down. */
@@ -23,6 +24,11 @@ export interface CalibrationReport {
   /** The threshold with the best mIoU (the highest of equals). */
   bgThresh: number;
   mIoU: number;
+  /**
+   * The same for shorter class lists (2 to 7 names: each scene's own shapes, then distractors drawn per scene),
+   * for `segment` calls that name fewer classes: the scores are softmaxes over the list, higher for shorter ones.
+   */
+  byClassCount: { classes: number; scenes: number; bgThresh: number; mIoU: number }[];
 }
 
 export interface CalibrateOptions {
@@ -45,18 +51,42 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
   const data = new ShapesDataset({ seed, split: 'eval', imageSize: o.imageSize });
   const emb = await classEmbeddings(model, tok, SHAPES, ['a photo of a {}.']);
   const meters = grid.map(() => new IoUMeter(CLASS_NAMES.length));
+  const p = emb.length / SHAPES.length;
+  const shorter = SHORTER_LISTS.map((k) => ({ k, scenes: 0, meters: grid.map(() => new IoUMeter(CLASS_NAMES.length)) }));
   const batch = o.batch ?? 32;
   for (let start = 0; start < count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, count - start) }, (_, i) => data.sample(start + i));
     const e = await encodeBatch(model, samples.map((s) => s.image));
-    samples.forEach((s, i) => grid.forEach((t, j) => meters[j].add(segmentEncoded(e, i, emb, SHAPES.length, t).pred, s.mask)));
+    samples.forEach((s, i) => {
+      grid.forEach((t, j) => meters[j].add(segmentEncoded(e, i, emb, SHAPES.length, t).pred, s.mask));
+      const present = [...new Set(s.mask)].filter((c) => c > 0).map((c) => c - 1).sort((a, b) => a - b);
+      const rng = new Random(mix32(seed * 7919 + start + i));
+      const absent = SHAPES.map((_, c) => c).filter((c) => !present.includes(c));
+      for (let n = absent.length - 1; n > 0; n--) {
+        const m = rng.int(n + 1);
+        [absent[n], absent[m]] = [absent[m], absent[n]];
+      }
+      for (const list of shorter) {
+        if (present.length > list.k) continue;
+        const classes = [...present, ...absent.slice(0, list.k - present.length)];
+        const sub = new Float32Array(list.k * p);
+        classes.forEach((c, r) => sub.set(emb.subarray(c * p, (c + 1) * p), r * p));
+        list.scenes++;
+        grid.forEach((t, j) => list.meters[j].add(segmentEncoded(e, i, sub, list.k, t).pred.map((v) => (v ? classes[v - 1] + 1 : 0)), s.mask));
+      }
+    });
     o.onProgress?.(start + samples.length);
   }
   if (wasTraining) model.train();
+  const best = (ms: IoUMeter[]) => grid.map((bgThresh, j) => ({ bgThresh, mIoU: ms[j].mean() })).reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
   const tried = grid.map((bgThresh, j) => ({ bgThresh, mIoU: meters[j].mean() }));
-  const best = tried.reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
-  return { seed, count, tried, bgThresh: best.bgThresh, mIoU: best.mIoU };
+  const all = best(meters);
+  const byClassCount = shorter.filter((l) => l.scenes > 0).map((l) => ({ classes: l.k, scenes: l.scenes, ...best(l.meters) }));
+  return { seed, count, tried, bgThresh: all.bgThresh, mIoU: all.mIoU, byClassCount };
 }
+
+/** Class-list lengths calibrated besides the full list of 8 (one name scores 1 everywhere: no threshold applies). */
+const SHORTER_LISTS = [2, 3, 4, 5, 6, 7];
 
 /**
  * A model's calibrated threshold holds for lists of as many class names as it was chosen with: the group–class scores
@@ -65,6 +95,8 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
 export interface BgCalibration {
   bgThresh: number;
   classes: number;
+  /** Thresholds for shorter lists, by their length. */
+  byClassCount: Record<number, number>;
 }
 
 /** The model folder's calibration (config.json "groupvit.bg_thresh" and the class count it was tuned with), if any. */
@@ -75,7 +107,20 @@ export function modelCalibration(configPath: string): BgCalibration | undefined 
   if (typeof t !== 'number' || !(t >= 0 && t <= 1)) throw new UserError(`The model configuration ${configPath} has a groupvit.bg_thresh that is not a number from 0 to 1.`);
   const tuning = g!.bg_thresh_tuning as Record<string, unknown> | undefined;
   const classes = tuning && typeof tuning === 'object' && Number.isInteger(tuning.classes) ? (tuning.classes as number) : SHAPES.length;
-  return { bgThresh: t, classes };
+  const byClassCount: Record<number, number> = {};
+  const table = g!.bg_thresh_by_classes;
+  if (table !== undefined) {
+    const ok = table && typeof table === 'object' && !Array.isArray(table) && Object.entries(table).every(([k, v]) => Number.isInteger(Number(k)) && typeof v === 'number' && v >= 0 && v <= 1);
+    if (!ok) throw new UserError(`The model configuration ${configPath} has a groupvit.bg_thresh_by_classes that is not a table of thresholds from 0 to 1 by class count.`);
+    for (const [k, v] of Object.entries(table as Record<string, number>)) byClassCount[Number(k)] = v;
+  }
+  return { bgThresh: t, classes, byClassCount };
+}
+
+/** The threshold a calibrated model uses for a list of `count` class names (undefined: none calibrated for it). */
+export function bgThreshForCount(c: BgCalibration | undefined, count: number): number | undefined {
+  if (!c) return undefined;
+  return count === c.classes ? c.bgThresh : c.byClassCount[count];
 }
 
 /** The calibrated threshold for the generated world's class names (what eval scores), if the model has one. */
@@ -89,6 +134,11 @@ export function writeCalibration(dir: string, r: CalibrationReport): void {
   const path = join(dir, 'config.json');
   const raw = readRawConfig(path);
   const g = raw.groupvit && typeof raw.groupvit === 'object' ? (raw.groupvit as Record<string, unknown>) : {};
-  raw.groupvit = { ...g, bg_thresh: r.bgThresh, bg_thresh_tuning: { data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU } };
+  raw.groupvit = {
+    ...g,
+    bg_thresh: r.bgThresh,
+    bg_thresh_by_classes: Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])),
+    bg_thresh_tuning: { data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU },
+  };
   writeJsonAtomic(path, raw);
 }

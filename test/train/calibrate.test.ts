@@ -14,6 +14,7 @@ import { loadTokenizer } from '../../src/data/tokenizer/index.js';
 import { evaluateShapes } from '../../src/train/eval-shapes.js';
 import { calibrateShapes, calibratedBgThresh, writeCalibration } from '../../src/train/calibrate.js';
 import { Segmenter } from '../../src/segment/pipeline.js';
+import { ShapesDataset } from '../../src/data/shapes/dataset.js';
 import { calibrateCommand } from '../../src/cli/calibrate.js';
 import { UserError } from '../../src/util/errors.js';
 
@@ -36,6 +37,14 @@ test('calibration: every threshold scores as eval does, the best is chosen (the 
     }
     // with threshold 0 nothing is background: a different segmentation, not a copy of 0.95
     assert.notEqual(r.tried[4].mIoU, r.tried[0].mIoU);
+    // shorter lists (each scene's shapes, then distractors): every length from 2 to 7, scenes with too many shapes left out
+    const data = new ShapesDataset({ seed: 3, split: 'eval', imageSize: 64 });
+    const shapesIn = Array.from({ length: 10 }, (_, i) => new Set([...data.sample(i).mask].filter((c) => c > 0)).size);
+    assert.deepEqual(r.byClassCount.map((b) => b.classes), [2, 3, 4, 5, 6, 7].filter((k) => shapesIn.some((n) => n <= k)));
+    for (const b of r.byClassCount) {
+      assert.equal(b.scenes, shapesIn.filter((n) => n <= b.classes).length, `${b.classes} names`);
+      assert.ok(grid.includes(b.bgThresh) && b.mIoU >= 0 && b.mIoU <= 1);
+    }
     const best = Math.max(...r.tried.map((t) => t.mIoU));
     assert.equal(r.mIoU, best);
     assert.equal(r.bgThresh, r.tried.find((t) => t.mIoU === best)!.bgThresh, 'the first (highest) threshold reaching the best');
@@ -46,6 +55,7 @@ test('calibration: every threshold scores as eval does, the best is chosen (the 
     assert.equal(calibratedBgThresh(join(SHIPPED, 'config.json')), 0.2);
     const shipped = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     delete shipped.groupvit.bg_thresh;
+    delete shipped.groupvit.bg_thresh_by_classes;
     writeFileSync(join(dir, 'config.json'), JSON.stringify(shipped));
     assert.equal(calibratedBgThresh(join(dir, 'config.json')), undefined);
     writeCalibration(dir, { ...r, bgThresh: 0.25 });
@@ -54,12 +64,16 @@ test('calibration: every threshold scores as eval does, the best is chosen (the 
     assert.deepEqual(readConfig(join(dir, 'config.json')), config);
     const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     assert.equal(raw.groupvit.preset, 'tiny');
+    assert.deepEqual(raw.groupvit.bg_thresh_by_classes, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])));
     assert.deepEqual(raw.groupvit.bg_thresh_tuning, { data: 'generated shapes world, eval split', classes: 8, seed: 3, scenes: 10, mIoU: r.mIoU });
     // segment's default
     const seg = await Segmenter.load({ weights: dir });
     try {
       assert.equal(seg.bgThreshFor(8), 0.25);
-      assert.equal(seg.bgThreshFor(3), 0.95, 'a list of another length: the scores are softmaxes over it, so the paper\'s');
+      // a list of another length takes its own (the scores are softmaxes over the list); one not calibrated, the paper's
+      const three = r.byClassCount.find((b) => b.classes === 3)!.bgThresh;
+      assert.equal(seg.bgThreshFor(3), three);
+      assert.equal(seg.bgThreshFor(12), 0.95);
     } finally {
       seg.release();
     }
@@ -74,6 +88,8 @@ test('calibration: every threshold scores as eval does, the best is chosen (the 
     // a value that is not a threshold is one sentence
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_thresh: 'low' } }));
     assert.throws(() => calibratedBgThresh(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_thresh/.test(e.message));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_thresh_by_classes: { 3: 2 } } }));
+    assert.throws(() => calibratedBgThresh(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /bg_thresh_by_classes/.test(e.message));
   } finally {
     model.release();
   }
