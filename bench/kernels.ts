@@ -15,6 +15,8 @@ import { assignmentBalance } from '../src/ops/grouping-balance.js';
 import { diagonalTargets, multiLabelTargets, softCrossEntropy2d } from '../src/ops/contrastive.js';
 import { layerNorm } from '../src/ops/layernorm.js';
 import { gelu } from '../src/ops/activation.js';
+import { spaceToDepth } from '../src/ops/patch.js';
+import { grid1d } from '../src/ops/dispatch.js';
 import { AdamW, decays } from '../src/train/adamw.js';
 import { runMatmulBench, type MatmulCase } from './matmul.js';
 import { fmt, timeGpu as timeRaw, uniformData, type Bandwidth, type Peak, type TimeOptions, type Timing } from './harness.js';
@@ -660,6 +662,53 @@ async function geluSuite(ctx: SuiteContext): Promise<void> {
   }
 }
 
+/**
+ * The convolutional stem's 2×2 merges (tiny preset, batch 64: [64, 32·32, 32] then [64, 16·16, 64]), forward and
+ * backward, against the per-value kernel they replaced where channels come in vec4s (its index arithmetic per value)
+ * in the same run; checked against a float64 plain-loop permutation.
+ */
+async function stemSuite(ctx: SuiteContext): Promise<void> {
+  const { level } = ctx;
+  const all: OpSize[] =
+    level === 'smoke'
+      ? [{ name: 'space-to-depth smoke', dims: [2, 6, 6, 8] }]
+      : [
+          { name: 'space-to-depth tiny stem 1', dims: [64, 32, 32, 32], quick: true },
+          { name: 'space-to-depth tiny stem 2', dims: [64, 16, 16, 64] },
+        ];
+  const cases = level === 'quick' ? all.filter((c) => c.quick) : all;
+  const [eb, eh, ew, ec] = [2, 5, 7, 8];
+  const xd = uniformData(eb * eh * ew * ec, 91);
+  const got = await noGrad(() => spaceToDepth(Tensor.fromArray(xd, [eb, eh * ew, ec]), eh, ew).x).toArray();
+  const want: number[] = [];
+  for (let n = 0; n < eb; n++)
+    for (let ty = 0; ty < 2; ty++)
+      for (let tx = 0; tx < 3; tx++)
+        for (let c = 0; c < ec; c++) for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) want.push(xd[((n * eh + 2 * ty + dy) * ew + 2 * tx + dx) * ec + c]);
+  const err = maxAbs(got, Float64Array.from(want));
+  for (const c of cases) {
+    const [b, h, w, ch] = c.dims;
+    const n = b * h * w * ch;
+    const x = Tensor.fromArray(uniformData(n, 92), [b, h * w, ch]);
+    const out = Tensor.empty([b, (h / 2) * (w / 2), 4 * ch]);
+    const uniforms = [b, ch, h, w, h, w, 2, 2, 0, h / 2, w / 2];
+    const dir = (d: 'forward' | 'backward', src: Tensor, dst: Tensor, entry: string, invocations: number) => () =>
+      gpu().dispatch({ file: 'patch', entry, uniforms, buffers: [src.buffer, dst.buffer], workgroups: grid1d(invocations) });
+    for (const d of ['forward', 'backward'] as const) {
+      const [src, dst] = d === 'forward' ? [x, out] : [out, x];
+      const ours = await timeGpu(dir(d, src, dst, `space_to_depth2_${d}_vec4`, n / 4), repsFor(level));
+      const base = await timeGpu(dir(d, src, dst, `space_to_depth_${d}`, n), repsFor(level));
+      push(ctx, {
+        op: 'space-to-depth', case: `${c.name} ${d}`, shape: c.dims.join('x'), p50Ms: ours.p50, p90Ms: ours.p90, reps: ours.samples.length,
+        work: 2 * n * 4, unit: 'GB/s', ceiling: 'bandwidth', maxAbsErr: d === 'forward' ? err : null, errShape: d === 'forward' ? `${eb}x${eh}x${ew}x${ec}` : null,
+        baseline: { name: 'per-value', p50Ms: base.p50, p90Ms: base.p90, rate: rate(2 * n * 4, base.p50), speedup: base.p50 / ours.p50 },
+        ...(d === 'backward' ? { note: 'backward checked against finite differences in test/ops/patch.test.ts' } : {}),
+      });
+    }
+    for (const t of [x, out]) t.release();
+  }
+}
+
 /** Parameter shapes of a model without building it: [name, size] pairs in the model's order. */
 export type ParamSizes = [string, number[]][];
 
@@ -737,5 +786,6 @@ export async function runKernelSuite(ctx: SuiteContext, o: KernelSuiteOptions): 
   await step('contrastive loss', () => contrastiveSuite(ctx));
   await step('layernorm', () => layerNormSuite(ctx));
   await step('gelu', () => geluSuite(ctx));
+  await step('stem gathers', () => stemSuite(ctx));
   await step('adamw', () => adamwSuite(ctx, o.adamwModels));
 }
