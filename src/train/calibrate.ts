@@ -78,11 +78,12 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
     o.onProgress?.(start + samples.length);
   }
   if (wasTraining) model.train();
-  const best = (ms: IoUMeter[]) => grid.map((bgThresh, j) => ({ bgThresh, mIoU: ms[j].mean() })).reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
-  const tried = grid.map((bgThresh, j) => ({ bgThresh, mIoU: meters[j].mean() }));
-  const all = best(meters);
-  const byClassCount = shorter.filter((l) => l.scenes > 0).map((l) => ({ classes: l.k, scenes: l.scenes, ...best(l.meters) }));
-  return { seed, count, tried, bgThresh: all.bgThresh, mIoU: all.mIoU, byClassCount };
+  // the first (highest) threshold reaching the best mIoU
+  const scored = (ms: IoUMeter[]) => grid.map((bgThresh, j) => ({ bgThresh, mIoU: ms[j].mean() }));
+  const best = (t: { bgThresh: number; mIoU: number }[]) => t.reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
+  const tried = scored(meters);
+  const byClassCount = shorter.filter((l) => l.scenes > 0).map((l) => ({ classes: l.k, scenes: l.scenes, ...best(scored(l.meters)) }));
+  return { seed, count, tried, ...best(tried), byClassCount };
 }
 
 /** Class-list lengths calibrated besides the full list of 8 (one name scores 1 everywhere: no threshold applies). */
