@@ -4,7 +4,7 @@ import type { AdapterOptions } from '../gpu/adapter.js';
 import { evaluateShapes } from '../train/eval-shapes.js';
 import type { GroupDiagnostics } from '../segment/group-stats.js';
 import { UserError } from '../util/errors.js';
-import { Segmenter } from '../segment/pipeline.js';
+import { DEFAULT_BG_THRESH, Segmenter } from '../segment/pipeline.js';
 import { evaluateVoc } from '../segment/voc-eval.js';
 import { calibratedBgThresh } from '../train/calibrate.js';
 import { withTrainedModel } from './trained-model.js';
@@ -68,7 +68,7 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   if (!Number.isInteger(count) || count < 1) throw new UserError(`--count must be a positive integer (got '${opts.count}').`);
   // an explicit --bg-thresh, else the model's calibrated one (groupvit calibrate), else the paper's VOC value
   const calibrated = calibratedBgThresh(join(opts.weights, 'config.json'));
-  const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : calibrated ?? 0.95;
+  const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : calibrated ?? DEFAULT_BG_THRESH;
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`--bg-thresh must lie between 0 and 1 (got '${opts.bgThresh}').`);
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'eval |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);

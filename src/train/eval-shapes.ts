@@ -3,6 +3,7 @@ import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
 import { classEmbeddings, IoUMeter, segmentBatch } from './evaluate.js';
+import { DEFAULT_BG_THRESH } from '../segment/pipeline.js';
 import { GroupStats, meanClassCosine, type GroupDiagnostics } from '../segment/group-stats.js';
 
 export interface ShapesEvalOptions {
@@ -37,7 +38,7 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   let margins: { sum: number; count: number }[] = [];
   for (let start = 0; start < o.count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, o.count - start) }, (_, i) => data.sample(start + i));
-    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, o.bgThresh ?? 0.95);
+    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, o.bgThresh ?? DEFAULT_BG_THRESH);
     margins = seg.margins.map((m, k) => ({ sum: m.sum + (margins[k]?.sum ?? 0), count: m.count + (margins[k]?.count ?? 0) }));
     samples.forEach((s, i) => {
       meter.add(seg.pred[i], s.mask);
