@@ -11,7 +11,7 @@ export interface GradCase {
   init?: (Float64Array | null)[];
   /** Which inputs get a gradient check (default: all). */
   grad?: boolean[];
-  gpu: (xs: Tensor[]) => Tensor;
+  gpu: (xs: Tensor[]) => Tensor | Promise<Tensor>;
   ref: (xs: Float64Array[]) => Float64Array;
   atol?: number;
   rtol?: number;
@@ -37,7 +37,7 @@ export async function gradCheck(c: GradCase): Promise<void> {
       t.requiresGrad = c.grad ? c.grad[k] : true;
       return t;
     });
-    const y = c.gpu(ts);
+    const y = await c.gpu(ts);
     const got = await y.toArray();
     assertClose(got, want, c.atol ?? 1e-5, c.rtol ?? 1e-4, `${c.name} forward`);
     const loss = sumAll(mul(y, Tensor.fromArray(w, y.shape)));

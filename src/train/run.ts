@@ -98,6 +98,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const size = config.vision_config.image_size;
   const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0, backgroundNoun: recipe.backgroundNoun ?? '' };
   if (prompts.backgroundNoun && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s backgroundNoun needs multiLabelTargets "unique" and promptsPerImage above 0.');
+  if ((recipe.groupNounMatching ?? 0) > 0 && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s groupNounMatching needs multiLabelTargets "unique" and promptsPerImage above 0.');
   let source: BatchSource;
   const patch = config.vision_config.patch_size;
   const patchTerms = { gridH: size / patch, gridW: size / patch, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0 };
@@ -128,6 +129,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     groupSmoothness: recipe.groupSmoothness ?? 0,
     groupSmoothnessStart: recipe.groupSmoothnessStart ?? 0,
     groupContrast: recipe.groupContrast ?? 0,
+    groupNounMatching: recipe.groupNounMatching ?? 0,
   });
   let startStep = 0;
   let elapsed = 0;
@@ -178,7 +180,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       waitedBefore = prefetch ? prefetch.waitedMs : 0;
       appendFileSync(
         metricsPath,
-        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
+        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), ...(r.matched === undefined ? {} : { matched: r.matched }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
       );
       hooks.onStep?.(step, { ...r, lr, imagesPerSecond });
       const skippedNow = prefetch ? prefetch.skippedTotal : source instanceof RecordBatches ? source.index.skipped.total : 0;

@@ -34,6 +34,8 @@ export interface StepResult {
   smoothness?: number;
   /** The contrast term, when the step has one. */
   contrast?: number;
+  /** The matched noun loss, when the step has one. */
+  matched?: number;
 }
 
 export interface TrainStepOptions extends AdamWOptions {
@@ -59,6 +61,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupSmoothnessStart?: number;
   /** Weight of the term asking patches of unlike colour not to share a final group (0: off); it follows the smoothness schedule. */
   groupContrast?: number;
+  /** Weight of the matched noun loss (model/losses.ts matchedNounLoss; 0: off, the paper). */
+  groupNounMatching?: number;
 }
 
 /** The smoothness or contrast term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
@@ -69,7 +73,8 @@ export function groupingTermWeightAt(weight: number, start: number, step: number
 
 /**
  * One optimisation step: forward, both losses, backward and AdamW, recorded into one command encoder and submitted
- * once; the only readback is four numbers (the losses and the gradient norm) at the end.
+ * once; the readback is the losses and the gradient norm at the end (and, with the matched noun loss, its scores
+ * before its targets are made).
  */
 export class TrainStep {
   readonly optimizer: AdamW;
@@ -96,12 +101,12 @@ export class TrainStep {
       const pairShape = [bsz, (h / p) * (w / p), (h / p) * (w / p)];
       const affinity = smoothWeight > 0 ? Tensor.fromArray(input.patchAffinity ?? patchAffinity(input.pixels, input.shape, h / p, w / p), pairShape) : null;
       const repulsion = contrastWeight > 0 ? Tensor.fromArray(input.patchRepulsion ?? patchRepulsion(input.pixels, input.shape, h / p, w / p), pairShape) : null;
-      const losses = groupvitLosses(
+      const losses = await groupvitLosses(
         this.model,
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight: this.o.groupNounMatching },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -109,13 +114,14 @@ export class TrainStep {
         p.grad?.release();
         p.grad = null;
       }
-      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, this.optimizer.scalars];
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, this.optimizer.scalars];
       return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
     });
-    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[6] };
+    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[7] };
     if (this.o.groupBalance) r.balance = values[3];
     if (smoothWeight > 0) r.smoothness = values[4];
     if (contrastWeight > 0) r.contrast = values[5];
+    if (this.o.groupNounMatching && this.multiLabelScale) r.matched = values[6];
     return r;
   }
 

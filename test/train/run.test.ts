@@ -251,6 +251,20 @@ test('pooled + per-group multi-label loss with unique prompts: a short run train
   assert.ok((l[17] + l[18] + l[19]) / 3 < ((l[0] + l[1] + l[2]) / 3) * 0.9, `loss ${l.slice(0, 3)} -> ${l.slice(17)}`);
 });
 
+test('matched noun loss: a short run logs it, and its loss falls; it refuses the paper\'s one-owner prompts', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gv-match-'));
+  const s = await train(opts(out, { steps: 20, batchSize: 8, checkpointEvery: 20, recipe: { config: microConfig(), warmupSteps: 2, lr: 5e-3, multiLabelTargets: 'unique', multiLabelPooling: 'both', groupNounMatching: 0.5 } }));
+  assert.equal(s.endStep, 20);
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x) as Record<string, number>);
+  const matched = lines.map((x) => x.matched);
+  assert.ok(matched.every((v) => Number.isFinite(v) && v > 0), `the matched term is logged: ${matched.slice(0, 3)}`);
+  assert.ok((matched[17] + matched[18] + matched[19]) / 3 < (matched[0] + matched[1] + matched[2]) / 3, `matched ${matched.slice(0, 3)} -> ${matched.slice(17)}`);
+  // the total holds it: the smoothness and contrast terms start at step 200, so the rest is the balance term
+  for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - x.matched) < 1e-4 * x.loss, JSON.stringify(x));
+  const other = mkdtempSync(join(tmpdir(), 'gv-match-paper-'));
+  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupNounMatching: 1 } })), /groupNounMatching needs multiLabelTargets "unique"/);
+});
+
 test('single-object curriculum: scenes hold one object before singleObjectSteps, 1–3 after', async () => {
   const { ShapesBatches } = await import('../../src/train/batches.js');
   const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useGpu, rng } from '../helpers.js';
 import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
-import { backward, noGrad } from '../../src/tensor/tape.js';
+import { backward, noGradAsync } from '../../src/tensor/tape.js';
 import { parseConfig } from '../../src/model/config.js';
 import { GroupViTModel } from '../../src/model/groupvit.js';
 import { groupvitLosses, type TrainBatch } from '../../src/model/losses.js';
@@ -71,12 +71,12 @@ test('whole-model gradient check: the tape matches finite differences in every m
   const lossOf = async (): Promise<number> =>
     tidyAsync(async () => {
       const batch: TrainBatch = { pixels: Tensor.fromArray(input.pixels, input.shape), captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: 2, batch: 6 };
-      return noGrad(() => groupvitLosses(model, mls, batch, grouping).total).item();
+      return (await noGradAsync(() => groupvitLosses(model, mls, batch, grouping))).total.item();
     });
   // BatchNorm's running statistics move with every training-mode forward; they do not enter the loss, so this is fine
   await tidyAsync(async () => {
     const batch: TrainBatch = { pixels: Tensor.fromArray(input.pixels, input.shape), captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: 2, batch: 6 };
-    backward(groupvitLosses(model, mls, batch, grouping).total);
+    backward((await groupvitLosses(model, mls, batch, grouping)).total);
   });
   const named = [...model.namedParameters(), ['multi_label_logit_scale', mls] as [string, Tensor]];
   // one parameter from every module family, at the entry with the largest gradient (best signal over f32 noise)

@@ -1,0 +1,103 @@
+/**
+ * Targets of the matched noun loss (model/losses.ts matchedNounLoss): each image's nouns go to distinct final groups,
+ * by the one-to-one matching with the highest total score. The per-group multi-label loss scores a noun by the image's
+ * best group, and one group (the backdrop's, in the tiny models) can be every noun's best: nothing there asks the
+ * image's other groups to differ from it. With a matching, two nouns of one image cannot share a group, and a noun's
+ * column has the image's unmatched groups among its negatives.
+ */
+
+/**
+ * The assignment of nouns to distinct groups with the highest summed score (exhaustive: an image has a few nouns and
+ * groups). Where an image has more nouns than groups, the extra nouns stay unmatched (-1). Ties go to the lower group.
+ *   score:[N, G] (noun n, group g) -> per noun its group or -1
+ */
+export function bestMatching(score: ArrayLike<number>, nouns: number, groups: number): Int32Array {
+  const best = new Int32Array(nouns).fill(-1);
+  const cur = new Int32Array(nouns).fill(-1);
+  const used = new Uint8Array(groups);
+  let bestTotal = -Infinity;
+  const matchable = Math.min(nouns, groups);
+  const visit = (n: number, matched: number, total: number) => {
+    if (n === nouns) {
+      if (matched === matchable && total > bestTotal) {
+        bestTotal = total;
+        best.set(cur);
+      }
+      return;
+    }
+    for (let g = 0; g < groups; g++) {
+      if (used[g]) continue;
+      used[g] = 1;
+      cur[n] = g;
+      visit(n + 1, matched + 1, total + score[n * groups + g]);
+      used[g] = 0;
+    }
+    // leave this noun out only while the rest can still fill every group
+    if (nouns - n - 1 >= matchable - matched) {
+      cur[n] = -1;
+      visit(n + 1, matched, total);
+    }
+  };
+  visit(0, 0, 0);
+  return best;
+}
+
+export interface MatchedTargets {
+  /** [B·G, M]: a matched group's row spreads 1 over its noun's prompts; unmatched groups' rows are zero. */
+  rows: Float32Array;
+  /** [B·G, M]: a prompt's column spreads 1 over the groups matched to its noun in the images owning it. */
+  cols: Float32Array;
+  /** Per image, per owned noun (imageKeys order), the matched group or -1. */
+  groupOf: Int32Array[];
+}
+
+/**
+ * Matches every image's nouns to its groups by the mean score of each noun's prompts, and makes the targets.
+ *   logits:[B·G, M] (groups image-major), imageKeys: per image its nouns, promptKeys: per prompt its noun
+ */
+export function matchedNounTargets(logits: Float32Array, groups: number, imageKeys: readonly (readonly string[])[], promptKeys: readonly string[]): MatchedTargets {
+  const b = imageKeys.length;
+  const m = promptKeys.length;
+  if (logits.length !== b * groups * m) throw new Error(`matchedNounTargets: ${logits.length} logits for [${b}·${groups}, ${m}]`);
+  const columnsOf = new Map<string, number[]>();
+  promptKeys.forEach((key, j) => {
+    const list = columnsOf.get(key);
+    if (list) list.push(j);
+    else columnsOf.set(key, [j]);
+  });
+  const groupOf = imageKeys.map((keys, i) => {
+    const nouns = [...new Set(keys)].filter((key) => columnsOf.has(key));
+    const score = new Float64Array(nouns.length * groups);
+    nouns.forEach((key, n) => {
+      const cols = columnsOf.get(key)!;
+      for (let g = 0; g < groups; g++) {
+        let s = 0;
+        for (const j of cols) s += logits[(i * groups + g) * m + j];
+        score[n * groups + g] = s / cols.length;
+      }
+    });
+    const match = bestMatching(score, nouns.length, groups);
+    const byNoun = new Map(nouns.map((key, n) => [key, match[n]]));
+    return Int32Array.from(keys, (key) => byNoun.get(key) ?? -1);
+  });
+  const rows = new Float32Array(b * groups * m);
+  const cols = new Float32Array(b * groups * m);
+  const matchedRowsOf = new Map<string, number[]>();
+  imageKeys.forEach((keys, i) =>
+    keys.forEach((key, n) => {
+      const g = groupOf[i][n];
+      if (g < 0 || keys.indexOf(key) !== n) return;
+      const row = i * groups + g;
+      const list = matchedRowsOf.get(key);
+      if (list) list.push(row);
+      else matchedRowsOf.set(key, [row]);
+      const colsOfKey = columnsOf.get(key)!;
+      for (const j of colsOfKey) rows[row * m + j] = 1 / colsOfKey.length;
+    }),
+  );
+  promptKeys.forEach((key, j) => {
+    const owners = matchedRowsOf.get(key) ?? [];
+    for (const row of owners) cols[row * m + j] = 1 / owners.length;
+  });
+  return { rows, cols, groupOf };
+}
