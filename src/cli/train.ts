@@ -46,6 +46,7 @@ function parseRecipe(json: string | undefined): Partial<TrainRecipe> | undefined
 const RECIPE_CHOICES: Record<string, readonly string[]> = {
   multiLabelTargets: ['paper', 'shared', 'unique'],
   multiLabelPooling: ['image', 'groups', 'both'],
+  groupNounMatchingBackdrop: ['none', 'border'],
   promptTemplates: ['full', 'subset', 'simple'],
   groupBalanceScope: ['image', 'batch', 'image-then-batch'],
 };

@@ -9,7 +9,8 @@ import { assignmentBalance } from '../ops/grouping-balance.js';
 import { diagonalTargets, multiLabelTargets, ownedKeyTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
 import type { GroupViTModel } from './groupvit.js';
 import type { GroupingOptions } from './grouping.js';
-import { matchedNounTargets } from './noun-matching.js';
+import { noGrad } from '../tensor/tape.js';
+import { backdropGroups, matchedNounTargets } from './noun-matching.js';
 
 export interface TrainBatch {
   /** Normalised pixels [B, 3, H, W]. */
@@ -76,7 +77,12 @@ export interface LossOptions {
   patchRepulsion?: Tensor | null;
   /** Weight of matchedNounLoss (0: off); it needs prompts made per distinct noun (TrainBatch.imageKeys). */
   matchWeight?: number;
+  /** Which group of each image the matching holds out as its backdrop: none, or the one holding most border patches. */
+  matchBackdrop?: MatchBackdrop;
 }
+
+/** 'border': the group holding most of the image's border patches takes no noun (model/noun-matching.ts backdropGroups). */
+export type MatchBackdrop = 'none' | 'border';
 
 /** s·normalize(a)·normalize(b)ᵀ with s = min(exp(logScale), 100)   a:[N, P], b:[M, P] -> [N, M] */
 function scaledCosine(a: Tensor, b: Tensor, logScale: Tensor): Tensor {
@@ -147,11 +153,12 @@ export function contrastTerm(c: Tensor, repulsion: Tensor, weight: number): Tens
  * group's row targets its noun's prompts, a prompt's column targets the groups matched to its noun, so the owner's
  * other groups are among its negatives. An addition to the paper: with the best-group score ('groups' pooling) one
  * group can carry every name of its image (the tiny preset's backdrop group took a shape's name in 42% of scenes).
+ * heldOut: per image a group that takes no noun (its backdrop), or -1.
  *   groupRows:[B·G, P], prompts:[M, P] -> []
  */
-export async function matchedNounLoss(groupRows: Tensor, groups: number, prompts: Tensor, logScale: Tensor, imageKeys: readonly (readonly string[])[], promptKeys: readonly string[], weight: number): Promise<Tensor> {
+export async function matchedNounLoss(groupRows: Tensor, groups: number, prompts: Tensor, logScale: Tensor, imageKeys: readonly (readonly string[])[], promptKeys: readonly string[], weight: number, heldOut: Int32Array | null = null): Promise<Tensor> {
   const logits = scaledCosine(groupRows, prompts, logScale);
-  const t = matchedNounTargets(await logits.toArray(), groups, imageKeys, promptKeys);
+  const t = matchedNounTargets(await logits.toArray(), groups, imageKeys, promptKeys, heldOut);
   const [n, m] = logits.shape;
   const loss = softCrossEntropy2d(logits, Tensor.fromArray(t.rows, [n, m]), Tensor.fromArray(t.cols, [n, m]));
   return scale(loss, weight);
@@ -171,12 +178,13 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const contrastWeight = o.contrastWeight ?? 0;
   if (smoothWeight > 0 && !o.patchAffinity) throw new Error('groupvitLosses: the smoothness term needs the patch affinity');
   if (contrastWeight > 0 && !o.patchRepulsion) throw new Error('groupvitLosses: the contrast term needs the patch repulsion');
+  const matchWeight = o.matchWeight ?? 0;
+  const border = matchWeight > 0 && o.matchBackdrop === 'border' && logits.length > 0;
   const composite = (smoothWeight > 0 || contrastWeight > 0) && logits.length ? compositeAssignment(logits) : null;
   const smoothness = composite && smoothWeight > 0 ? smoothnessTerm(composite, o.patchAffinity!, smoothWeight) : null;
   const contrast = composite && contrastWeight > 0 ? contrastTerm(composite, o.patchRepulsion!, contrastWeight) : null;
   const withTerms = (x: Tensor) => [balance, smoothness, contrast].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), x);
   const k = b.promptIds && multiLabelScale ? b.promptsPerImage : 0;
-  const matchWeight = o.matchWeight ?? 0;
   if (matchWeight > 0 && k > 0 && !b.imageKeys) throw new Error('groupvitLosses: the matched noun loss needs prompts made per distinct noun (imageKeys)');
   // prompt rows: k per image, or one per (distinct noun, template) of the batch
   const m = !k ? 0 : b.imageKeys ? b.promptKeys!.length : b.batch * k;
@@ -212,7 +220,14 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!), rowT, colT);
   const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
   const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
-  const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight) : null;
+  let heldOut: Int32Array | null = null;
+  if (border) {
+    const [, , h, w] = b.pixels.shape;
+    const p = model.config.vision_config.patch_size;
+    const map = composite ?? noGrad(() => compositeAssignment(logits));
+    heldOut = backdropGroups(await map.toArray(), b.batch, h / p, w / p, groups);
+  }
+  const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, heldOut) : null;
   const total = withTerms(add(contrastive, matched ? add(multiLabel, matched) : multiLabel));
   return { total, contrastive, multiLabel, balance, smoothness, contrast, matched };
 }

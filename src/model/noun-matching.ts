@@ -52,10 +52,11 @@ export interface MatchedTargets {
 }
 
 /**
- * Matches every image's nouns to its groups by the mean score of each noun's prompts, and makes the targets.
+ * Matches every image's nouns to its groups by the mean score of each noun's prompts, and makes the targets. A group
+ * held out (heldOut[i] ≥ 0, the image's backdrop: backdropGroups) takes no noun and stays among every noun's negatives.
  *   logits:[B·G, M] (groups image-major), imageKeys: per image its nouns, promptKeys: per prompt its noun
  */
-export function matchedNounTargets(logits: Float32Array, groups: number, imageKeys: readonly (readonly string[])[], promptKeys: readonly string[]): MatchedTargets {
+export function matchedNounTargets(logits: Float32Array, groups: number, imageKeys: readonly (readonly string[])[], promptKeys: readonly string[], heldOut?: Int32Array | null): MatchedTargets {
   const b = imageKeys.length;
   const m = promptKeys.length;
   if (logits.length !== b * groups * m) throw new Error(`matchedNounTargets: ${logits.length} logits for [${b}·${groups}, ${m}]`);
@@ -67,17 +68,18 @@ export function matchedNounTargets(logits: Float32Array, groups: number, imageKe
   });
   const groupOf = imageKeys.map((keys, i) => {
     const nouns = [...new Set(keys)].filter((key) => columnsOf.has(key));
-    const score = new Float64Array(nouns.length * groups);
+    const free = Array.from({ length: groups }, (_, g) => g).filter((g) => g !== heldOut?.[i]);
+    const score = new Float64Array(nouns.length * free.length);
     nouns.forEach((key, n) => {
       const cols = columnsOf.get(key)!;
-      for (let g = 0; g < groups; g++) {
+      free.forEach((g, f) => {
         let s = 0;
         for (const j of cols) s += logits[(i * groups + g) * m + j];
-        score[n * groups + g] = s / cols.length;
-      }
+        score[n * free.length + f] = s / cols.length;
+      });
     });
-    const match = bestMatching(score, nouns.length, groups);
-    const byNoun = new Map(nouns.map((key, n) => [key, match[n]]));
+    const match = bestMatching(score, nouns.length, free.length);
+    const byNoun = new Map(nouns.map((key, n) => [key, match[n] < 0 ? -1 : free[match[n]]]));
     return Int32Array.from(keys, (key) => byNoun.get(key) ?? -1);
   });
   const rows = new Float32Array(b * groups * m);
@@ -100,4 +102,30 @@ export function matchedNounTargets(logits: Float32Array, groups: number, imageKe
     for (const row of owners) cols[row * m + j] = 1 / owners.length;
   });
   return { rows, cols, groupOf };
+}
+
+/**
+ * Per image, the group that holds most of the border's patches: the backdrop, on the prior that objects rarely fill the
+ * image's edge (the generated world's objects span 30–60% of its side at random places).
+ *   assignment:[B, H·W, G] (each patch's soft final group), grid H×W -> per image a group
+ */
+export function backdropGroups(assignment: Float32Array, batch: number, gridH: number, gridW: number, groups: number): Int32Array {
+  const l = gridH * gridW;
+  if (assignment.length !== batch * l * groups) throw new Error(`backdropGroups: ${assignment.length} values for [${batch}, ${l}, ${groups}]`);
+  const out = new Int32Array(batch);
+  const mass = new Float64Array(groups);
+  for (let i = 0; i < batch; i++) {
+    mass.fill(0);
+    for (let y = 0; y < gridH; y++) {
+      for (let x = 0; x < gridW; x++) {
+        if (y > 0 && y < gridH - 1 && x > 0 && x < gridW - 1) continue;
+        const at = (i * l + y * gridW + x) * groups;
+        for (let g = 0; g < groups; g++) mass[g] += assignment[at + g];
+      }
+    }
+    let best = 0;
+    for (let g = 1; g < groups; g++) if (mass[g] > mass[best]) best = g;
+    out[i] = best;
+  }
+  return out;
 }

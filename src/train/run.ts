@@ -130,6 +130,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     groupSmoothnessStart: recipe.groupSmoothnessStart ?? 0,
     groupContrast: recipe.groupContrast ?? 0,
     groupNounMatching: recipe.groupNounMatching ?? 0,
+    groupNounMatchingBackdrop: recipe.groupNounMatchingBackdrop ?? 'none',
   });
   let startStep = 0;
   let elapsed = 0;

@@ -3,7 +3,7 @@ import { backward, noGrad } from '../tensor/tape.js';
 import { concat } from '../ops/shape.js';
 import { param } from '../nn/module.js';
 import type { GroupViTModel } from '../model/groupvit.js';
-import { groupvitLosses, type BalanceScope, type MultiLabelPooling } from '../model/losses.js';
+import { groupvitLosses, type BalanceScope, type MatchBackdrop, type MultiLabelPooling } from '../model/losses.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { patchAffinity, patchRepulsion } from './patch-affinity.js';
 
@@ -63,6 +63,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupContrast?: number;
   /** Weight of the matched noun loss (model/losses.ts matchedNounLoss; 0: off, the paper). */
   groupNounMatching?: number;
+  /** Which group of each image the matching holds out as its backdrop (default 'none'). */
+  groupNounMatchingBackdrop?: MatchBackdrop;
 }
 
 /** The smoothness or contrast term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
@@ -106,7 +108,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight: this.o.groupNounMatching },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight: this.o.groupNounMatching, matchBackdrop: this.o.groupNounMatchingBackdrop },
       );
       backward(losses.total);
       this.optimizer.update(lr);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randn, rng, useGpu } from '../helpers.js';
 import { gradCheck } from '../gradcheck.js';
-import { bestMatching, matchedNounTargets } from '../../src/model/noun-matching.js';
+import { backdropGroups, bestMatching, matchedNounTargets } from '../../src/model/noun-matching.js';
 import { matchedNounLoss } from '../../src/model/losses.js';
 
 useGpu();
@@ -65,6 +65,29 @@ test('matchedNounTargets: two images, two groups each, by hand', () => {
   assert.deepEqual(u.groupOf.map((g) => [...g]), [[-1, 0, 0], [1]]);
   assert.deepEqual([...u.rows.slice(0, 8)], [0, 0, 0.5, 0.5, 0, 0, 0, 0]);
   assert.throws(() => matchedNounTargets(logits.slice(1), 2, [['star'], ['circle']], keys), /15 logits/);
+});
+
+test('held-out backdrop: the group holding most border patches takes no noun and stays a negative', () => {
+  // a 3×4 grid, 3 groups: image 0's border is mostly group 2 (the middle two patches are group 0); image 1's is
+  // group 1 except one patch, in soft assignments
+  const grid = (fn: (y: number, x: number) => number[]) => Array.from({ length: 12 }, (_, t) => fn(Math.floor(t / 4), t % 4)).flat();
+  const a = Float32Array.from([
+    ...grid((y, x) => (y === 1 && (x === 1 || x === 2) ? [1, 0, 0] : [0.1, 0.2, 0.7])),
+    ...grid((y, x) => (y === 0 && x === 0 ? [0, 0, 1] : [0.3, 0.6, 0.1])),
+  ]);
+  assert.deepEqual([...backdropGroups(a, 2, 3, 4, 3)], [2, 1]);
+  assert.throws(() => backdropGroups(a.slice(3), 2, 3, 4, 3), /69 values/);
+  // image 0 matches star→0 and circle→1; with group 0 held out one group is free, and it goes to the noun that
+  // scores higher there (circle 5 against star 3): star is left out
+  const keys = ['circle', 'star'];
+  const logits = Float32Array.from([1, 9, 5, 3, 0, 0, 0, 0]);
+  const free = matchedNounTargets(logits, 2, [['circle', 'star'], []], keys);
+  assert.deepEqual([...free.groupOf[0]], [1, 0]);
+  const held = matchedNounTargets(logits, 2, [['circle', 'star'], []], keys, Int32Array.of(0, -1));
+  assert.deepEqual([...held.groupOf[0]], [1, -1]);
+  assert.deepEqual([...held.rows], [0, 0, 1, 0, 0, 0, 0, 0]);
+  // circle's column targets group 1 of image 0; group 0 (held out) is among its negatives with a zero target
+  assert.deepEqual([...held.cols], [0, 0, 1, 0, 0, 0, 0, 0]);
 });
 
 /** The loss in float64: scaled cosine, the matching on its float32 values, then the two-way cross-entropy. */

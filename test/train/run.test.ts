@@ -265,6 +265,19 @@ test('matched noun loss: a short run logs it, and its loss falls; it refuses the
   await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupNounMatching: 1 } })), /groupNounMatching needs multiLabelTargets "unique"/);
 });
 
+test('matched noun loss with the border group held out: the same first step otherwise, another matched term', async () => {
+  const run = async (backdrop: string) => {
+    const out = mkdtempSync(join(tmpdir(), `gv-match-${backdrop}-`));
+    await train(opts(out, { steps: 2, batchSize: 8, checkpointEvery: 2, recipe: { config: microConfig(), multiLabelTargets: 'unique', multiLabelPooling: 'both', groupNounMatching: 1, groupNounMatchingBackdrop: backdrop } as never }));
+    return JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n')[0]) as Record<string, number>;
+  };
+  const none = await run('none');
+  const border = await run('border');
+  assert.equal(border.contrastive, none.contrastive);
+  assert.equal(border.multi_label, none.multi_label);
+  assert.ok(Number.isFinite(border.matched) && Math.abs(border.matched - none.matched) > 1e-4, `matched ${none.matched} vs ${border.matched}`);
+});
+
 test('single-object curriculum: scenes hold one object before singleObjectSteps, 1–3 after', async () => {
   const { ShapesBatches } = await import('../../src/train/batches.js');
   const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
