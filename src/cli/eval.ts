@@ -14,7 +14,7 @@ type EvalOptions = AdapterOptions & {
   classes?: string; split?: string; protocol?: 'paper' | 'fast';
 };
 
-function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
+function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
   if (json) {
     process.stdout.write(JSON.stringify({ weights, ...rep, iou: Object.fromEntries(rep.classes.map((c, i) => [c, rep.iou[i]])) }, null, 2) + '\n');
     return;
@@ -22,6 +22,8 @@ function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixe
   const lines = rep.classes.map((c, i) => `  ${c.padEnd(12)} ${Number.isNaN(rep.iou[i]) ? '   n/a' : (rep.iou[i] * 100).toFixed(1).padStart(6)}`);
   const threshold = rep.bgThresh === undefined ? '' : ` (background threshold ${rep.bgThresh}${thresholdFrom})`;
   process.stdout.write(`zero-shot segmentation of ${rep.images} ${what}${threshold}\n${'  class'.padEnd(14)}  IoU %\n${lines.join('\n')}\n  ${'mIoU'.padEnd(12)} ${(rep.mIoU * 100).toFixed(1).padStart(6)}\n  pixel accuracy ${(rep.pixelAccuracy * 100).toFixed(1)}%\n`);
+  const o = rep.objects;
+  if (o) process.stdout.write(`  objects found (IoU > 0.5 in their scene) ${o.found} of ${o.total}; scenes with every object found ${o.scenesAllFound} of ${rep.images}\n`);
   const d = rep.diagnostics;
   if (d) {
     const pct = (v: number) => `${(v * 100).toFixed(1)}%`;

@@ -47,3 +47,39 @@ export class IoUMeter {
     return total ? correct / total : 0;
   }
 }
+
+/**
+ * Per scene, each class present in the truth (background left out) counts as found when its own IoU in that scene,
+ * pred == c against truth == c, is above `at`: what a user segmenting one picture sees, where the dataset-wide IoU
+ * can hide that no single object is ever outlined.
+ */
+export class ObjectHits {
+  found = 0;
+  objects = 0;
+  scenesAllFound = 0;
+  scenes = 0;
+
+  constructor(readonly numClasses: number, readonly at = 0.5, readonly background = 0) {}
+
+  add(pred: ArrayLike<number>, truth: ArrayLike<number>): void {
+    const inter = new Float64Array(this.numClasses);
+    const predN = new Float64Array(this.numClasses);
+    const truthN = new Float64Array(this.numClasses);
+    for (let i = 0; i < truth.length; i++) {
+      truthN[truth[i]]++;
+      predN[pred[i]]++;
+      if (pred[i] === truth[i]) inter[truth[i]]++;
+    }
+    let present = 0;
+    let hits = 0;
+    for (let c = 0; c < this.numClasses; c++) {
+      if (c === this.background || truthN[c] === 0) continue;
+      present++;
+      if (inter[c] / (truthN[c] + predN[c] - inter[c]) > this.at) hits++;
+    }
+    this.objects += present;
+    this.found += hits;
+    this.scenes++;
+    if (present > 0 && hits === present) this.scenesAllFound++;
+  }
+}

@@ -3,6 +3,7 @@ import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
 import { classEmbeddings, IoUMeter, segmentBatch } from './evaluate.js';
+import { ObjectHits } from '../segment/iou.js';
 import { DEFAULT_BG_THRESH } from '../segment/pipeline.js';
 import { GroupStats, meanClassCosine, type GroupDiagnostics } from '../segment/group-stats.js';
 
@@ -22,6 +23,8 @@ export interface EvalReport {
   mIoU: number;
   pixelAccuracy: number;
   images: number;
+  /** Objects (a class present in a scene) segmented with IoU above 0.5 in their scene, and scenes with all of them. */
+  objects: { found: number; total: number; scenesAllFound: number };
   diagnostics: GroupDiagnostics;
 }
 
@@ -34,6 +37,7 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   const emb = await classEmbeddings(model, tok, SHAPES, o.templates ?? ['a photo of a {}.']);
   const meter = new IoUMeter(CLASS_NAMES.length);
   const stats = new GroupStats(CLASS_NAMES.length);
+  const hits = new ObjectHits(CLASS_NAMES.length);
   const batch = o.batch ?? 32;
   let margins: { sum: number; count: number }[] = [];
   for (let start = 0; start < o.count; start += batch) {
@@ -42,11 +46,12 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
     margins = seg.margins.map((m, k) => ({ sum: m.sum + (margins[k]?.sum ?? 0), count: m.count + (margins[k]?.count ?? 0) }));
     samples.forEach((s, i) => {
       meter.add(seg.pred[i], s.mask);
+      hits.add(seg.pred[i], s.mask);
       stats.add(seg.groupIndex[i], seg.groupClass[i], s.mask, seg.imageTopClass[i]);
     });
     o.onProgress?.(start + samples.length);
   }
   if (wasTraining) model.train();
   const iou = meter.perClass();
-  return { classes: [...CLASS_NAMES], iou, mIoU: meter.mean(), pixelAccuracy: meter.pixelAccuracy(), images: o.count, diagnostics: { ...stats.report(), classCosine: meanClassCosine(emb, SHAPES.length), assignMargins: margins.map((m) => m.sum / Math.max(m.count, 1)) } };
+  return { classes: [...CLASS_NAMES], iou, mIoU: meter.mean(), pixelAccuracy: meter.pixelAccuracy(), images: o.count, objects: { found: hits.found, total: hits.objects, scenesAllFound: hits.scenesAllFound }, diagnostics: { ...stats.report(), classCosine: meanClassCosine(emb, SHAPES.length), assignMargins: margins.map((m) => m.sum / Math.max(m.count, 1)) } };
 }

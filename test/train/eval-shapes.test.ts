@@ -1,5 +1,5 @@
 // `groupvit eval` on generated scenes: the assignment-margin diagnostic equals the margins recomputed on the host from
-// the model's own soft maps of the same scenes.
+// the model's own soft maps of the same scenes, and the objects counted are the scenes' own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -50,5 +50,9 @@ test('eval diagnostics: per-stage assignment margins match a host recomputation 
   const want = sums.map((v, k) => v / tokens[k]);
   for (let k = 0; k < 2; k++) assert.ok(Math.abs(margins[k] - want[k]) < 1e-4 * Math.max(1, want[k]), `stage ${k}: ${margins[k]} vs ${want[k]}`);
   assert.ok(margins.every((m) => m >= 0 && Number.isFinite(m)));
+  // objects: every (scene, shape present) pair of the six scenes, counted from their masks
+  const present = Array.from({ length: count }, (_, i) => new Set(data.sample(i).mask).size - (data.sample(i).mask.includes(0) ? 1 : 0));
+  assert.equal(rep.objects.total, present.reduce((a, b) => a + b, 0));
+  assert.ok(rep.objects.found <= rep.objects.total && rep.objects.scenesAllFound <= count);
   model.release();
 });
