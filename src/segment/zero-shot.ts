@@ -192,20 +192,38 @@ export function zeroShotSegment(inp: SegmentInput): SegmentResult {
     if (withBg) logits[p] = best < t! ? 1 : 0;
   }
   const probs = new Float64Array(C * H * W);
-  const pred = new Int32Array(H * W);
   for (let p = 0; p < H * W; p++) {
     let m = -Infinity;
     for (let c = 0; c < C; c++) m = Math.max(m, logits[c * H * W + p]);
     let sum = 0;
     for (let c = 0; c < C; c++) sum += Math.exp(logits[c * H * W + p] - m);
-    let arg = 0;
-    for (let c = 0; c < C; c++) {
-      probs[c * H * W + p] = Math.exp(logits[c * H * W + p] - m) / sum;
-      if (logits[c * H * W + p] > logits[arg * H * W + p]) arg = c;
-    }
-    pred[p] = arg;
+    for (let c = 0; c < C; c++) probs[c * H * W + p] = Math.exp(logits[c * H * W + p] - m) / sum;
   }
+  const pred = predictAt(groupIndex, affinity, K, inp.bgThresh);
   return { cumulative, groupMap, groupIndex, groupMargin, imageClassProbs, topkMask, affinity, logits, probs, pred, effectiveBgThresh: t };
+}
+
+/**
+ * The per-pixel argmax of zeroShotSegment's logits, from the groups alone: a pixel takes its group's best class (the
+ * first of equals), or background (0, classes then from 1) when that score is under min(bgThresh, the image's best
+ * score); with bgThresh null, the class index from 0 and no background. The logits' background channel is 1 or 0 and
+ * the scores (products of two softmaxes) at most 1 and never above it where it is 1, so ties go to background only in
+ * a group whose scores are all 0.
+ * Calibration reads one segmentation at every threshold through it.   groupIndex:[H·W], affinity:[G, K] -> [H·W]
+ */
+export function predictAt(groupIndex: Int32Array, affinity: Float64Array, numClasses: number, bgThresh: number | null): Int32Array {
+  const K = numClasses;
+  const G = affinity.length / K;
+  const t = bgThresh === null ? null : Math.min(bgThresh, affinity.reduce((a, b) => Math.max(a, b), -Infinity));
+  const label = new Int32Array(G);
+  for (let g = 0; g < G; g++) {
+    let arg = 0;
+    for (let k = 1; k < K; k++) if (affinity[g * K + k] > affinity[g * K + arg]) arg = k;
+    const best = affinity[g * K + arg];
+    if (t === null) label[g] = arg;
+    else label[g] = best < t || !(best > 0) ? 0 : arg + 1;
+  }
+  return Int32Array.from(groupIndex, (g) => label[g]);
 }
 
 /**

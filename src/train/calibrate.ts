@@ -12,6 +12,7 @@ import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
 import { UserError } from '../util/errors.js';
 import { Random, mix32 } from '../util/random.js';
 import { classEmbeddings, encodeBatch, IoUMeter, segmentEncoded } from './evaluate.js';
+import { predictAt } from '../segment/zero-shot.js';
 
 /** Thresholds tried, from the paper's VOC value down. */
 export const BG_THRESH_GRID: readonly number[] = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05];
@@ -58,7 +59,9 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
     const samples = Array.from({ length: Math.min(batch, count - start) }, (_, i) => data.sample(start + i));
     const e = await encodeBatch(model, samples.map((s) => s.image));
     samples.forEach((s, i) => {
-      grid.forEach((t, j) => meters[j].add(segmentEncoded(e, i, emb, SHAPES.length, t).pred, s.mask));
+      // the groups and their scores do not depend on the threshold: one segmentation, read at every threshold
+      const all = segmentEncoded(e, i, emb, SHAPES.length, null);
+      grid.forEach((t, j) => meters[j].add(predictAt(all.groupIndex, all.affinity, SHAPES.length, t), s.mask));
       const present = [...new Set(s.mask)].filter((c) => c > 0).map((c) => c - 1).sort((a, b) => a - b);
       const rng = new Random(mix32(seed * 7919 + start + i));
       const absent = SHAPES.map((_, c) => c).filter((c) => !present.includes(c));
@@ -72,7 +75,8 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
         const sub = new Float32Array(list.k * p);
         classes.forEach((c, r) => sub.set(emb.subarray(c * p, (c + 1) * p), r * p));
         list.scenes++;
-        grid.forEach((t, j) => list.meters[j].add(segmentEncoded(e, i, sub, list.k, t).pred.map((v) => (v ? classes[v - 1] + 1 : 0)), s.mask));
+        const seg = segmentEncoded(e, i, sub, list.k, null);
+        grid.forEach((t, j) => list.meters[j].add(predictAt(seg.groupIndex, seg.affinity, list.k, t).map((v) => (v ? classes[v - 1] + 1 : 0)), s.mask));
       }
     });
     o.onProgress?.(start + samples.length);
