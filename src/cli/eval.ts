@@ -6,7 +6,7 @@ import type { GroupDiagnostics } from '../segment/group-stats.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_BG_THRESH, Segmenter } from '../segment/pipeline.js';
 import { evaluateVoc } from '../segment/voc-eval.js';
-import { calibratedBgThresh } from '../train/calibrate.js';
+import { bgThreshForCount, calibratedBgThresh } from '../train/calibrate.js';
 import { withTrainedModel } from './trained-model.js';
 
 type EvalOptions = AdapterOptions & {
@@ -56,7 +56,9 @@ async function evalVoc(opts: EvalOptions, dir: string): Promise<void> {
       },
     });
     bar.stop();
-    printReport(rep, `images of ${dir}`, opts.json, opts.weights!);
+    const calibrated = opts.bgThresh === undefined && bgThreshForCount(seg.calibration, rep.classes.length - 1) !== undefined;
+    const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : seg.bgThreshFor(rep.classes.length - 1);
+    printReport({ ...rep, bgThresh }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated one" : '');
   } finally {
     seg.model.release();
   }

@@ -97,14 +97,17 @@ export function buildProgram(): Command {
     .option('--split <name>', 'ImageSets/Segmentation/<name>.txt of a VOC-layout folder', 'val')
     .option('--protocol <paper|fast>', 'segmentation protocol for a VOC-layout folder')
     .option('--seed <n>', 'world seed of the evaluation split', '0')
-    .option('--bg-thresh <t>', "background threshold (default: the model's calibrated one, else 0.95; a VOC folder: the protocol's)")
+    .option('--bg-thresh <t>', "background threshold (default: the model's calibrated one for as many class names, else 0.95)")
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => evalCommand(opts));
 
-  gpuOptions(program.command('calibrate').description("choose a model's background threshold on tuning scenes of the generated world and record it in its config.json"))
+  gpuOptions(program.command('calibrate').description("choose a model's background threshold on tuning scenes of the generated world, or a labelled split of a VOC-layout folder, and record it in its config.json"))
     .option('--weights <dir>', 'a trained model folder (config.json + model.safetensors)')
-    .option('--count <n>', 'tuning scenes', '200')
+    .option('--data <synthetic|DIR>', "'synthetic' or a VOC-layout folder", 'synthetic')
+    .option('--count <n>', 'tuning scenes (synthetic: default 200) or images (a VOC folder: default all of the split)')
     .option('--seed <n>', 'world seed of the tuning scenes (eval reports seed 0)', '1')
+    .option('--split <name>', 'a VOC folder\'s tuning split (eval reports val)', 'train')
+    .option('--classes <list>', 'a VOC folder\'s class names, comma-separated (default: the 20 VOC classes)')
     .option('--dry-run', 'report the thresholds without writing config.json')
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => calibrateCommand(opts));

@@ -119,6 +119,17 @@ export interface Segmentation {
   windows: number;
 }
 
+/** One window's image-encoder outputs on the host (Segmenter.forwardWindow). */
+interface WindowForward {
+  softs: Float32Array[];
+  shapes: [number, number][];
+  grid: [number, number];
+  groupEmbeds: Float32Array;
+  imageEmbed: Float32Array;
+  width: number;
+  height: number;
+}
+
 export interface SegmenterSource {
   /** Folder with config.json, the weights and the tokenizer files, or a weights file with config.json beside it. */
   weights: string;
@@ -240,25 +251,10 @@ export class Segmenter {
   /** Segments one image into background + `classes` at the image's own size. */
   async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Segmentation> {
     const settings = resolveSettings(this.config, opts, this.bgThreshFor(classes.length));
-    this.checkFits(image, settings, opts.name);
-    const classEmb = await this.classEmbeddings(classes, opts.templates ?? DEFAULT_TEMPLATES);
-    const K = classes.length;
-    const C = K + 1;
-    const { resized } = plan(this.config, settings, image.width, image.height);
-    const [rw, rh] = resized;
-    const img = rw === image.width && rh === image.height ? image : resizeBilinear(image, rw, rh);
-    const windows: Window[] =
-      settings.mode === 'whole' ? [{ y1: 0, y2: rh, x1: 0, x2: rw }] : slideWindows(rh, rw, [settings.size, settings.size], [settings.stride, settings.stride]);
-    const groups = new GroupCanvas(rh, rw);
-    const scores = await this.frozen(() =>
-      slideInference(rh, rw, C, windows, async (win, index) => {
-        const piece = windows.length === 1 && win.x2 - win.x1 === rw && win.y2 - win.y1 === rh ? img : cropImage(img, win.x1, win.y1, win.x2 - win.x1, win.y2 - win.y1);
-        const r = await this.scoreWindow(piece, classEmb, K, settings);
-        groups.add(win, index, r.groupsPerWindow, r.groupIndex);
-        return r.logits;
-      }),
-    );
-    const { pred, pixels, scoreSum } = resizeArgmax(scores, C, rh, rw, image.height, image.width);
+    const job = await this.prepare(image, classes, settings, opts);
+    const groups = new GroupCanvas(job.rh, job.rw);
+    const scores = await this.scores(job, settings, new Map(), groups);
+    const { pred, pixels, scoreSum } = resizeArgmax(scores, classes.length + 1, job.rh, job.rw, image.height, image.width);
     const total = image.width * image.height;
     const names = ['background', ...classes];
     const stats = names.map((name, index) => ({
@@ -273,16 +269,63 @@ export class Segmenter {
       height: image.height,
       classes: [...classes],
       mask: pred,
-      groups: resizeNearest(groups.labels, rh, rw, image.height, image.width),
+      groups: resizeNearest(groups.labels, job.rh, job.rw, image.height, image.width),
       stats,
       settings,
-      resized,
-      windows: windows.length,
+      resized: job.resized,
+      windows: job.windows.length,
     };
   }
 
-  /** One forward pass over a window: [K+1, h, w] scores (background first) and each pixel's final group. */
-  private async scoreWindow(piece: RgbImage, classEmb: Float32Array, K: number, s: Settings) {
+  /**
+   * The masks segment() gives at each of these background thresholds, from one forward pass per window for all of
+   * them (the threshold only enters after the image encoder): what calibrating a threshold on labelled images reads.
+   */
+  async masksAtThresholds(image: RgbImage, classes: readonly string[], thresholds: readonly number[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Uint8Array[]> {
+    const base = resolveSettings(this.config, opts, this.bgThreshFor(classes.length));
+    const job = await this.prepare(image, classes, base, opts);
+    const forwards = new Map<number, WindowForward>();
+    const masks: Uint8Array[] = [];
+    for (const bgThresh of thresholds) {
+      const settings = resolveSettings(this.config, { ...opts, bgThresh });
+      const scores = await this.scores(job, settings, forwards, null);
+      masks.push(resizeArgmax(scores, classes.length + 1, job.rh, job.rw, image.height, image.width).pred);
+    }
+    return masks;
+  }
+
+  /** What every threshold of a call shares: the checked size, the class embeddings, the resized image and its windows. */
+  private async prepare(image: RgbImage, classes: readonly string[], settings: Settings, opts: { templates?: readonly string[]; name?: string }) {
+    this.checkFits(image, settings, opts.name);
+    const classEmb = await this.classEmbeddings(classes, opts.templates ?? DEFAULT_TEMPLATES);
+    const { resized } = plan(this.config, settings, image.width, image.height);
+    const [rw, rh] = resized;
+    const img = rw === image.width && rh === image.height ? image : resizeBilinear(image, rw, rh);
+    const windows: Window[] =
+      settings.mode === 'whole' ? [{ y1: 0, y2: rh, x1: 0, x2: rw }] : slideWindows(rh, rw, [settings.size, settings.size], [settings.stride, settings.stride]);
+    return { classEmb, K: classes.length, resized, rw, rh, img, windows };
+  }
+
+  /** [K+1, rh, rw] scores over the windows of a job, each window's forward pass taken from (or kept in) `forwards`. */
+  private async scores(job: Awaited<ReturnType<Segmenter['prepare']>>, settings: Settings, forwards: Map<number, WindowForward>, groups: GroupCanvas | null) {
+    const { img, rw, rh, windows, classEmb, K } = job;
+    return this.frozen(() =>
+      slideInference(rh, rw, K + 1, windows, async (win, index) => {
+        let host = forwards.get(index);
+        if (!host) {
+          const piece = windows.length === 1 && win.x2 - win.x1 === rw && win.y2 - win.y1 === rh ? img : cropImage(img, win.x1, win.y1, win.x2 - win.x1, win.y2 - win.y1);
+          host = await this.forwardWindow(piece);
+          forwards.set(index, host);
+        }
+        const r = this.scoreWindow(host, classEmb, K, settings);
+        groups?.add(win, index, r.groupsPerWindow, r.groupIndex);
+        return r.logits;
+      }),
+    );
+  }
+
+  /** One forward pass of the image encoder over a window, read back: the soft group maps and the group embeddings. */
+  private async forwardWindow(piece: RgbImage): Promise<WindowForward> {
     const { width: w, height: h } = piece;
     const host = await tidyAsync(async () => {
       const pixels = Tensor.fromArray(normalizeImageNet(piece), [1, 3, h, w]);
@@ -295,6 +338,12 @@ export class Segmenter {
         imageEmbed: await out.embedsUnnorm.toArray(),
       };
     });
+    return { ...host, width: w, height: h };
+  }
+
+  /** A window's [K+1, h, w] scores (background first) and each pixel's final group, from its forward pass. */
+  private scoreWindow(host: WindowForward, classEmb: Float32Array, K: number, s: Settings) {
+    const { width: w, height: h } = host;
     const n = host.shapes[0][1];
     const [gh, gw] = host.grid;
     // NVlabs' resize_attn_map infers the grid from the token count and the aspect ratio; for the few sizes where that

@@ -32,25 +32,13 @@ export interface VocReport {
  * k class k, 255 ignored), ImageSets/Segmentation/<split>.txt. Background counts as a class, as in the paper.
  */
 export async function evaluateVoc(seg: Segmenter, dir: string, o: VocEvalOptions = {}): Promise<VocReport> {
-  const listFile = join(dir, 'ImageSets', 'Segmentation', `${o.split ?? 'val'}.txt`);
-  if (!existsSync(listFile)) throw new UserError(`${dir} is not a VOC-layout folder: ${listFile} is missing.`);
-  let ids = readFileSync(listFile, 'utf8').split(/\s+/).filter(Boolean);
-  if (o.count) ids = ids.slice(0, o.count);
-  if (!ids.length) throw new UserError(`${listFile} lists no images.`);
+  const ids = vocIds(dir, o.split ?? 'val', o.count);
   const classes = [...(o.classes ?? VOC_CLASSES)];
   const meter = new IoUMeter(classes.length + 1);
   for (const [i, id] of ids.entries()) {
-    const image = readImage(join(dir, 'JPEGImages', `${id}.jpg`));
-    const truth = readPngIndices(join(dir, 'SegmentationClass', `${id}.png`));
-    if (truth.width !== image.width || truth.height !== image.height) {
-      throw new UserError(`The label of ${id} is ${truth.width}x${truth.height} but its image is ${image.width}x${image.height}.`);
-    }
+    const { image, truth } = readVocPair(dir, id);
     const s = await seg.segment(image, classes, { ...o, name: id });
-    try {
-      meter.add(s.mask, truth.indices, 255);
-    } catch {
-      throw new UserError(`The label of ${id} holds a class beyond the ${classes.length} classes given.`);
-    }
+    addLabels(meter, s.mask, truth, id, classes.length);
     o.onProgress?.(i + 1, ids.length);
   }
   return {
@@ -60,4 +48,62 @@ export async function evaluateVoc(seg: Segmenter, dir: string, o: VocEvalOptions
     pixelAccuracy: meter.pixelAccuracy(),
     images: ids.length,
   };
+}
+
+export interface VocCalibration {
+  split: string;
+  images: number;
+  classes: string[];
+  /** mIoU on the split's images at every threshold of the grid. */
+  tried: { bgThresh: number; mIoU: number }[];
+  /** The threshold with the best mIoU (the highest of equals). */
+  bgThresh: number;
+  mIoU: number;
+}
+
+/**
+ * The background threshold with the best mIoU on a labelled split of a VOC-layout folder (default 'train', so that
+ * eval's 'val' stays unseen), one forward pass per window for every threshold (Segmenter.masksAtThresholds).
+ */
+export async function calibrateVoc(seg: Segmenter, dir: string, grid: readonly number[], o: VocEvalOptions = {}): Promise<VocCalibration> {
+  const split = o.split ?? 'train';
+  const ids = vocIds(dir, split, o.count);
+  const classes = [...(o.classes ?? VOC_CLASSES)];
+  const meters = grid.map(() => new IoUMeter(classes.length + 1));
+  for (const [i, id] of ids.entries()) {
+    const { image, truth } = readVocPair(dir, id);
+    const masks = await seg.masksAtThresholds(image, classes, grid, { ...o, name: id });
+    masks.forEach((m, j) => addLabels(meters[j], m, truth, id, classes.length));
+    o.onProgress?.(i + 1, ids.length);
+  }
+  const tried = grid.map((bgThresh, j) => ({ bgThresh, mIoU: meters[j].mean() }));
+  const best = tried.reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
+  return { split, images: ids.length, classes, tried, ...best };
+}
+
+/** The image ids of a split (the first `count` of them), or a UserError naming what is missing. */
+function vocIds(dir: string, split: string, count?: number): string[] {
+  const listFile = join(dir, 'ImageSets', 'Segmentation', `${split}.txt`);
+  if (!existsSync(listFile)) throw new UserError(`${dir} is not a VOC-layout folder with a '${split}' split: ${listFile} is missing.`);
+  let ids = readFileSync(listFile, 'utf8').split(/\s+/).filter(Boolean);
+  if (count) ids = ids.slice(0, count);
+  if (!ids.length) throw new UserError(`${listFile} lists no images.`);
+  return ids;
+}
+
+function readVocPair(dir: string, id: string) {
+  const image = readImage(join(dir, 'JPEGImages', `${id}.jpg`));
+  const truth = readPngIndices(join(dir, 'SegmentationClass', `${id}.png`));
+  if (truth.width !== image.width || truth.height !== image.height) {
+    throw new UserError(`The label of ${id} is ${truth.width}x${truth.height} but its image is ${image.width}x${image.height}.`);
+  }
+  return { image, truth };
+}
+
+function addLabels(meter: IoUMeter, mask: ArrayLike<number>, truth: { indices: ArrayLike<number> }, id: string, classCount: number): void {
+  try {
+    meter.add(mask, truth.indices, 255);
+  } catch {
+    throw new UserError(`The label of ${id} holds a class beyond the ${classCount} classes given.`);
+  }
 }

@@ -13,6 +13,7 @@ import { UserError } from '../util/errors.js';
 import { Random, mix32 } from '../util/random.js';
 import { classEmbeddings, encodeBatch, IoUMeter, segmentEncoded } from './evaluate.js';
 import { predictAt } from '../segment/zero-shot.js';
+import type { VocCalibration } from '../segment/voc-eval.js';
 
 /** Thresholds tried, from the paper's VOC value down. */
 export const BG_THRESH_GRID: readonly number[] = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05];
@@ -136,14 +137,20 @@ export function calibratedBgThresh(configPath: string): number | undefined {
 
 /** Records the calibration in the model folder's config.json (rewritten atomically; the model's fields untouched). */
 export function writeCalibration(dir: string, r: CalibrationReport): void {
+  recordCalibration(dir, r.bgThresh, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
+    data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU,
+  });
+}
+
+/** Records a threshold chosen on a labelled split of a VOC-layout folder, for lists of its class count. */
+export function writeVocCalibration(dir: string, r: VocCalibration, data: string): void {
+  recordCalibration(dir, r.bgThresh, {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
+}
+
+function recordCalibration(dir: string, bgThresh: number, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
   const path = join(dir, 'config.json');
   const raw = readRawConfig(path);
   const g = raw.groupvit && typeof raw.groupvit === 'object' ? (raw.groupvit as Record<string, unknown>) : {};
-  raw.groupvit = {
-    ...g,
-    bg_thresh: r.bgThresh,
-    bg_thresh_by_classes: Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])),
-    bg_thresh_tuning: { data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU },
-  };
+  raw.groupvit = { ...g, bg_thresh: bgThresh, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
   writeJsonAtomic(path, raw);
 }

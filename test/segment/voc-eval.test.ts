@@ -1,7 +1,8 @@
 // groupvit eval on a VOC-layout folder: JPEG images, palette-index labels with 255 ignored, the split list.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -10,7 +11,7 @@ import { ShapesDataset } from '../../src/data/shapes/dataset.js';
 import { SHAPES, CLASS_PALETTE } from '../../src/data/shapes/world.js';
 import { encodePngPalette } from '../../src/io/image.js';
 import { Segmenter } from '../../src/segment/pipeline.js';
-import { evaluateVoc } from '../../src/segment/voc-eval.js';
+import { calibrateVoc, evaluateVoc } from '../../src/segment/voc-eval.js';
 import { IoUMeter } from '../../src/segment/iou.js';
 import { UserError } from '../../src/util/errors.js';
 
@@ -35,6 +36,7 @@ function vocFolder(ignoreAll = false): string {
     ids.push(id);
   }
   writeFileSync(join(dir, 'ImageSets', 'Segmentation', 'val.txt'), ids.join('\n') + '\n');
+  writeFileSync(join(dir, 'ImageSets', 'Segmentation', 'train.txt'), ids.slice(0, 2).join('\n') + '\n');
   return dir;
 }
 
@@ -50,6 +52,49 @@ test('a VOC-layout folder is scored per class with the shipped model; 255 is ign
     await assert.rejects(evaluateVoc(seg, join(tmpdir(), 'no-such-voc')), (e: Error) => e instanceof UserError && /VOC-layout/.test(e.message));
   } finally {
     seg.model.release();
+  }
+});
+
+test('calibrate on a VOC folder: each threshold scores as eval does on the tuning split, the best is recorded and used', async () => {
+  const shipped = join(process.cwd(), 'models', 'shapes-tiny');
+  const seg = await Segmenter.load({ weights: shipped });
+  const dir = vocFolder();
+  const grid = [0.95, 0.4, 0.2, 0.1, 0.05];
+  try {
+    const r = await calibrateVoc(seg, dir, grid, { classes: SHAPES });
+    assert.equal(r.split, 'train');
+    assert.equal(r.images, 2);
+    for (const t of r.tried) {
+      const e = await evaluateVoc(seg, dir, { classes: SHAPES, split: 'train', bgThresh: t.bgThresh });
+      assert.equal(t.mIoU, e.mIoU, `threshold ${t.bgThresh}`);
+    }
+    assert.ok(new Set(r.tried.map((t) => t.mIoU)).size > 1, `the thresholds differ on these images: ${JSON.stringify(r.tried)}`);
+    const top = Math.max(...r.tried.map((t) => t.mIoU));
+    assert.equal(r.bgThresh, r.tried.find((t) => t.mIoU === top)!.bgThresh, 'the highest threshold of the best');
+    await assert.rejects(calibrateVoc(seg, dir, grid, { classes: SHAPES, split: 'trainval' }), (e: Error) => e instanceof UserError && /'trainval' split/.test(e.message));
+  } finally {
+    seg.release();
+  }
+  // the command writes it into a copy of the model, and a list of as many names then uses it
+  const model = mkdtempSync(join(tmpdir(), 'gv-voc-model-'));
+  for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(shipped, f), join(model, f));
+  const cli = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', dir, '--classes', SHAPES.join(','), '--json'], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  const out = JSON.parse(cli.stdout) as { bgThresh: number; written: boolean; images: number };
+  assert.ok(out.written && out.images === 2);
+  const g = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).groupvit;
+  assert.equal(g.bg_thresh, out.bgThresh);
+  assert.equal(g.bg_thresh_tuning.classes, SHAPES.length);
+  assert.match(g.bg_thresh_tuning.data, /VOC-layout folder .*split train/);
+  const ev = spawnSync(process.execPath, ['bin/groupvit.js', 'eval', '--weights', model, '--data', dir, '--classes', SHAPES.join(',')], { encoding: 'utf8' });
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.match(ev.stdout.split('\n')[0], new RegExp(`^zero-shot segmentation of 3 images of .* \\(background threshold ${out.bgThresh}, the model's calibrated one\\)$`));
+  const again = await Segmenter.load({ weights: model });
+  try {
+    assert.equal(again.bgThreshFor(SHAPES.length), out.bgThresh);
+    assert.equal(again.bgThreshFor(3), 0.95, 'the shapes calibration of other lengths is replaced');
+  } finally {
+    again.release();
   }
 });
 
