@@ -68,6 +68,8 @@ export interface TrainRecipe {
   groupNounMatching: number;
   /** Which group of each image the matching holds out as its backdrop: 'none', or 'border' (most border patches). */
   groupNounMatchingBackdrop: MatchBackdrop;
+  /** Steps after which the matched noun loss stops (0: it never does). */
+  groupNounMatchingUntil: number;
   /**
    * A noun every image owns in the multi-label loss (batches.ts PromptSpec.backgroundNoun; '' off, the paper), meant
    * to let one of each image's groups be named by it so that segmentation could name the backdrop. Measured harmful
@@ -117,7 +119,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 64, steps: 800, lr: 2e-3, warmupSteps: 40, warmupLr: 1e-5, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'unique', multiLabelPooling: 'both', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', backgroundNoun: '',
+    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'unique', multiLabelPooling: 'both', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, backgroundNoun: '',
     checkpointEvery: 100, evalEvery: 0,
   }),
   // A step up for a real GPU: 128×128 scenes, the paper's group counts, ViT-Ti-like width.
@@ -136,14 +138,14 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 256, steps: 5000, lr: 1.6e-3 * (256 / 4096), warmupSteps: 300, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', backgroundNoun: '',
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, backgroundNoun: '',
     checkpointEvery: 500, evalEvery: 1000,
   }),
   // The paper's architecture and recipe (GROUPVIT.md §1.1, §1.6), learning rate scaled linearly with the batch.
   'gcc-yfcc': () => ({
     config: parseConfig({ projection_dim: 256, projection_intermediate_dim: 4096, text_config: PAPER_TEXT, vision_config: {} }),
     batchSize: 4096, steps: 30 * 7000, lr: 1.6e-3, warmupSteps: 2 * 7000, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', backgroundNoun: '',
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', multiLabelPooling: 'image', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, backgroundNoun: '',
     checkpointEvery: 1000, evalEvery: 0,
   }),
 };

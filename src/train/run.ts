@@ -131,6 +131,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     groupContrast: recipe.groupContrast ?? 0,
     groupNounMatching: recipe.groupNounMatching ?? 0,
     groupNounMatchingBackdrop: recipe.groupNounMatchingBackdrop ?? 'none',
+    groupNounMatchingUntil: recipe.groupNounMatchingUntil ?? 0,
   });
   let startStep = 0;
   let elapsed = 0;

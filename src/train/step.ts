@@ -65,6 +65,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupNounMatching?: number;
   /** Which group of each image the matching holds out as its backdrop (default 'none'). */
   groupNounMatchingBackdrop?: MatchBackdrop;
+  /** Optimiser steps after which the matched noun loss stops (0: never). */
+  groupNounMatchingUntil?: number;
 }
 
 /** The smoothness or contrast term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
@@ -96,6 +98,8 @@ export class TrainStep {
     const step = this.optimizer.step;
     const smoothWeight = groupingTermWeightAt(this.o.groupSmoothness ?? 0, this.o.groupSmoothnessStart ?? 0, step);
     const contrastWeight = groupingTermWeightAt(this.o.groupContrast ?? 0, this.o.groupSmoothnessStart ?? 0, step);
+    const until = this.o.groupNounMatchingUntil ?? 0;
+    const matchWeight = until > 0 && step >= until ? 0 : this.o.groupNounMatching ?? 0;
     const values = await tidyAsync(async () => {
       const pixels = Tensor.fromArray(input.pixels, input.shape);
       const p = this.model.config.vision_config.patch_size;
@@ -108,7 +112,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight: this.o.groupNounMatching, matchBackdrop: this.o.groupNounMatchingBackdrop },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -123,7 +127,7 @@ export class TrainStep {
     if (this.o.groupBalance) r.balance = values[3];
     if (smoothWeight > 0) r.smoothness = values[4];
     if (contrastWeight > 0) r.contrast = values[5];
-    if (this.o.groupNounMatching && this.multiLabelScale) r.matched = values[6];
+    if (matchWeight > 0 && this.multiLabelScale) r.matched = values[6];
     return r;
   }
 

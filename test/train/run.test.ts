@@ -278,6 +278,15 @@ test('matched noun loss with the border group held out: the same first step othe
   assert.ok(Number.isFinite(border.matched) && Math.abs(border.matched - none.matched) > 1e-4, `matched ${none.matched} vs ${border.matched}`);
 });
 
+test('matched noun loss until a step: logged and in the total before it, gone after', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gv-match-until-'));
+  await train(opts(out, { steps: 6, batchSize: 4, checkpointEvery: 6, recipe: { config: microConfig(), multiLabelTargets: 'unique', multiLabelPooling: 'both', groupNounMatching: 1, groupNounMatchingUntil: 3 } }));
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x) as Record<string, number>);
+  // optimiser steps 0–2 are logged as steps 1–3
+  assert.deepEqual(lines.map((x) => x.matched !== undefined), [true, true, true, false, false, false]);
+  for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - (x.matched ?? 0)) < 1e-4 * x.loss, JSON.stringify(x));
+});
+
 test('single-object curriculum: scenes hold one object before singleObjectSteps, 1–3 after', async () => {
   const { ShapesBatches } = await import('../../src/train/batches.js');
   const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
