@@ -68,7 +68,10 @@ export interface TrainRecipe {
   groupNounMatching: number;
   /** Which group of each image the matching holds out as its backdrop: 'none', or 'border' (most border patches). */
   groupNounMatchingBackdrop: MatchBackdrop;
-  /** Steps after which the matched noun loss stops (0: it never does). */
+  /**
+   * Steps after which the matched noun loss stops (0: it never does). With multiLabelPooling 'image' the groups then
+   * also stop going through the projection beside the pooled rows (its BatchNorm sees the pooled rows alone again).
+   */
   groupNounMatchingUntil: number;
   /**
    * A noun every image owns in the multi-label loss (batches.ts PromptSpec.backgroundNoun; '' off, the paper), meant
