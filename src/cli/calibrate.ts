@@ -4,7 +4,7 @@ import type { AdapterOptions } from '../gpu/adapter.js';
 import { UserError } from '../util/errors.js';
 import { BG_THRESH_GRID, calibrateShapes, writeCalibration, writeVocCalibration } from '../train/calibrate.js';
 import { Segmenter } from '../segment/pipeline.js';
-import { calibrateVoc } from '../segment/voc-eval.js';
+import { calibrateVoc, vocIds } from '../segment/voc-eval.js';
 import { parseClasses } from '../segment/inputs.js';
 import { withTrainedModel } from './trained-model.js';
 
@@ -40,6 +40,7 @@ export async function calibrateCommand(opts: CalibrateOptions): Promise<void> {
 /** The same on a labelled split of a VOC-layout folder, through the segment pipeline (the model's protocol). */
 async function calibrateVocCommand(opts: CalibrateOptions, dir: string, count: number | undefined): Promise<void> {
   const classes = opts.classes === undefined ? undefined : parseClasses(opts.classes);
+  vocIds(dir, opts.split ?? 'train', count); // a missing folder or split is said before the model loads
   const seg = await Segmenter.load({ weights: opts.weights!, gpu: opts });
   try {
     const bar = new cliProgress.SingleBar({ format: 'calibrate |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);

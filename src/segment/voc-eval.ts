@@ -82,7 +82,7 @@ export async function calibrateVoc(seg: Segmenter, dir: string, grid: readonly n
 }
 
 /** The image ids of a split (the first `count` of them), or a UserError naming what is missing. */
-function vocIds(dir: string, split: string, count?: number): string[] {
+export function vocIds(dir: string, split: string, count?: number): string[] {
   const listFile = join(dir, 'ImageSets', 'Segmentation', `${split}.txt`);
   if (!existsSync(listFile)) throw new UserError(`${dir} is not a VOC-layout folder with a '${split}' split: ${listFile} is missing.`);
   let ids = readFileSync(listFile, 'utf8').split(/\s+/).filter(Boolean);

@@ -86,6 +86,9 @@ test('calibrate on a VOC folder: each threshold scores as eval does on the tunin
   assert.equal(g.bg_thresh, out.bgThresh);
   assert.equal(g.bg_thresh_tuning.classes, SHAPES.length);
   assert.match(g.bg_thresh_tuning.data, /VOC-layout folder .*split train/);
+  const bad = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', join(tmpdir(), 'no-such-voc')], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr.trim().split('\n').pop()!, /^groupvit: .*no-such-voc is not a VOC-layout folder with a 'train' split: .*train\.txt is missing\.$/);
   const ev = spawnSync(process.execPath, ['bin/groupvit.js', 'eval', '--weights', model, '--data', dir, '--classes', SHAPES.join(',')], { encoding: 'utf8' });
   assert.equal(ev.status, 0, ev.stderr);
   assert.match(ev.stdout.split('\n')[0], new RegExp(`^zero-shot segmentation of 3 images of .* \\(background threshold ${out.bgThresh}, the model's calibrated one\\)$`));
