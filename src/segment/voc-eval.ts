@@ -5,6 +5,7 @@ import { readPngIndices } from '../io/png-indexed.js';
 import { UserError } from '../util/errors.js';
 import type { Segmenter, SegmentOptions } from './pipeline.js';
 import { IoUMeter } from './iou.js';
+import { bestThreshold } from '../train/calibrate.js';
 
 /** PASCAL VOC's 20 classes under the names GroupViT's evaluation gives them (GROUPVIT.md §2.2). */
 export const VOC_CLASSES = [
@@ -77,8 +78,7 @@ export async function calibrateVoc(seg: Segmenter, dir: string, grid: readonly n
     o.onProgress?.(i + 1, ids.length);
   }
   const tried = grid.map((bgThresh, j) => ({ bgThresh, mIoU: meters[j].mean() }));
-  const best = tried.reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
-  return { split, images: ids.length, classes, tried, ...best };
+  return { split, images: ids.length, classes, tried, ...bestThreshold(tried) };
 }
 
 /** The image ids of a split (the first `count` of them), or a UserError naming what is missing. */

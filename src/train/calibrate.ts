@@ -83,12 +83,15 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
     o.onProgress?.(start + samples.length);
   }
   if (wasTraining) model.train();
-  // the first (highest) threshold reaching the best mIoU
   const scored = (ms: IoUMeter[]) => grid.map((bgThresh, j) => ({ bgThresh, mIoU: ms[j].mean() }));
-  const best = (t: { bgThresh: number; mIoU: number }[]) => t.reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
   const tried = scored(meters);
-  const byClassCount = shorter.filter((l) => l.scenes > 0).map((l) => ({ classes: l.k, scenes: l.scenes, ...best(scored(l.meters)) }));
-  return { seed, count, tried, ...best(tried), byClassCount };
+  const byClassCount = shorter.filter((l) => l.scenes > 0).map((l) => ({ classes: l.k, scenes: l.scenes, ...bestThreshold(scored(l.meters)) }));
+  return { seed, count, tried, ...bestThreshold(tried), byClassCount };
+}
+
+/** The threshold with the best mIoU; of equals the highest (the first in the grid, which runs from 0.95 down). */
+export function bestThreshold<T extends { bgThresh: number; mIoU: number }>(tried: T[]): T {
+  return tried.reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
 }
 
 /** Class-list lengths calibrated besides the full list of 8 (one name scores 1 everywhere: no threshold applies). */
