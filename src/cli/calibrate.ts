@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { AdapterOptions } from '../gpu/adapter.js';
 import { UserError } from '../util/errors.js';
-import { BG_THRESH_GRID, calibrateShapes, writeCalibration, writeVocCalibration } from '../train/calibrate.js';
+import { backgroundGrid, calibrateShapes, describeRule, writeCalibration, writeVocCalibration } from '../train/calibrate.js';
+import type { BackgroundRule } from '../segment/zero-shot.js';
 import { Segmenter } from '../segment/pipeline.js';
 import { calibrateVoc, vocIds } from '../segment/voc-eval.js';
 import { parseClasses } from '../segment/inputs.js';
@@ -10,7 +11,7 @@ import { withTrainedModel } from './trained-model.js';
 
 type CalibrateOptions = AdapterOptions & { weights?: string; data?: string; count?: string; seed?: string; split?: string; classes?: string; dryRun?: boolean; json?: boolean };
 
-/** `groupvit calibrate`: the background threshold with the best mIoU on tuning data, recorded in the model's config.json. */
+/** `groupvit calibrate`: the background rule with the best mIoU on tuning data, recorded in the model's config.json. */
 export async function calibrateCommand(opts: CalibrateOptions): Promise<void> {
   if (!opts.weights) throw new UserError('Pass --weights DIR (a folder with config.json and model.safetensors).');
   const data = opts.data ?? 'synthetic';
@@ -30,9 +31,9 @@ export async function calibrateCommand(opts: CalibrateOptions): Promise<void> {
       return;
     }
     process.stdout.write(
-      `background threshold on ${count} tuning scenes (eval split, seed ${seed}), all 8 class names\n${thresholdTable(r.tried, r.bgThresh)}\n` +
-        `shorter lists (the scene's shapes, then distractors): ${r.byClassCount.map((b) => `${b.classes} names ${b.bgThresh} (mIoU ${(b.mIoU * 100).toFixed(1)})`).join(', ')}\n` +
-        written(opts, r.bgThresh),
+      `background rule on ${count} tuning scenes (eval split, seed ${seed}), all 8 class names: mIoU % by threshold and border rule\n${ruleTable(r.tried, r)}\n` +
+        `shorter lists (the scene's shapes, then distractors), thresholds under that border rule: ${r.byClassCount.map((b) => `${b.classes} names ${b.bgThresh} (mIoU ${(b.mIoU * 100).toFixed(1)})`).join(', ')}\n` +
+        written(opts, r),
     );
   });
 }
@@ -45,7 +46,7 @@ async function calibrateVocCommand(opts: CalibrateOptions, dir: string, count: n
   try {
     const bar = new cliProgress.SingleBar({ format: 'calibrate |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);
     let started = false;
-    const r = await calibrateVoc(seg, dir, BG_THRESH_GRID, {
+    const r = await calibrateVoc(seg, dir, backgroundGrid(), {
       classes, split: opts.split, count,
       onProgress: (n, total) => {
         if (!started) bar.start(total, 0);
@@ -59,17 +60,30 @@ async function calibrateVocCommand(opts: CalibrateOptions, dir: string, count: n
       process.stdout.write(JSON.stringify({ weights: opts.weights, written: !opts.dryRun, data: dir, ...r }, null, 2) + '\n');
       return;
     }
-    process.stdout.write(`background threshold on ${r.images} images of ${dir} (split ${r.split}), ${r.classes.length} class names\n${thresholdTable(r.tried, r.bgThresh)}\n${written(opts, r.bgThresh)}`);
+    process.stdout.write(`background rule on ${r.images} images of ${dir} (split ${r.split}), ${r.classes.length} class names: mIoU % by threshold and border rule\n${ruleTable(r.tried, r)}\n${written(opts, r)}`);
   } finally {
     seg.release();
   }
 }
 
-function thresholdTable(tried: { bgThresh: number; mIoU: number }[], chosen: number): string {
-  const rows = tried.map((t) => `  ${String(t.bgThresh).padEnd(6)} ${(t.mIoU * 100).toFixed(1).padStart(6)}${t.bgThresh === chosen ? '  <- chosen' : ''}`);
-  return `  thresh  mIoU %\n${rows.join('\n')}`;
+/** Thresholds down, border rules across ('none' is the paper's threshold alone); the chosen cell starred. */
+function ruleTable(tried: (BackgroundRule & { mIoU: number })[], chosen: BackgroundRule): string {
+  const borders = [...new Set(tried.map((t) => t.bgBorder))];
+  const thresholds = [...new Set(tried.map((t) => t.bgThresh))];
+  const head = `  ${'thresh'.padEnd(7)}${borders.map((b) => (b === null ? 'none' : `border ${b}`).padStart(12)).join('')}`;
+  const rows = thresholds.map((t) => {
+    const cells = borders.map((b) => {
+      const hit = tried.find((x) => x.bgThresh === t && x.bgBorder === b);
+      const star = t === chosen.bgThresh && b === chosen.bgBorder ? '*' : ' ';
+      return hit ? `${(hit.mIoU * 100).toFixed(1)}${star}`.padStart(12) : ''.padStart(12);
+    });
+    return `  ${String(t).padEnd(7)}${cells.join('')}`;
+  });
+  return [head, ...rows].join('\n');
 }
 
-function written(opts: CalibrateOptions, bgThresh: number): string {
-  return opts.dryRun ? 'not written (--dry-run)\n' : `written to ${join(opts.weights!, 'config.json')} (groupvit.bg_thresh ${bgThresh}): eval and segment use it unless --bg-thresh is given\n`;
+function written(opts: CalibrateOptions, rule: BackgroundRule): string {
+  return opts.dryRun
+    ? `best: ${describeRule(rule)}; not written (--dry-run)\n`
+    : `written to ${join(opts.weights!, 'config.json')} (${describeRule(rule)}): eval and segment use it unless --bg-thresh or --bg-border is given\n`;
 }

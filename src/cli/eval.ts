@@ -6,21 +6,22 @@ import type { GroupDiagnostics } from '../segment/group-stats.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_BG_THRESH, Segmenter } from '../segment/pipeline.js';
 import { evaluateVoc } from '../segment/voc-eval.js';
-import { bgThreshForCount, calibratedBgThresh } from '../train/calibrate.js';
+import { bgThreshForCount, calibratedRule, describeRule, parseBorderShare } from '../train/calibrate.js';
+import type { BackgroundRule } from '../segment/zero-shot.js';
 import { withTrainedModel } from './trained-model.js';
 
 type EvalOptions = AdapterOptions & {
-  weights?: string; data?: string; count?: string; seed?: string; bgThresh?: string; json?: boolean;
+  weights?: string; data?: string; count?: string; seed?: string; bgThresh?: string; bgBorder?: string; json?: boolean;
   classes?: string; split?: string; protocol?: 'paper' | 'fast';
 };
 
-function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
+function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; bgBorder?: number | null; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
   if (json) {
     process.stdout.write(JSON.stringify({ weights, ...rep, iou: Object.fromEntries(rep.classes.map((c, i) => [c, rep.iou[i]])) }, null, 2) + '\n');
     return;
   }
   const lines = rep.classes.map((c, i) => `  ${c.padEnd(12)} ${Number.isNaN(rep.iou[i]) ? '   n/a' : (rep.iou[i] * 100).toFixed(1).padStart(6)}`);
-  const threshold = rep.bgThresh === undefined ? '' : ` (background threshold ${rep.bgThresh}${thresholdFrom})`;
+  const threshold = rep.bgThresh === undefined ? '' : ` (${describeRule({ bgThresh: rep.bgThresh, bgBorder: rep.bgBorder ?? null })}${thresholdFrom})`;
   process.stdout.write(`zero-shot segmentation of ${rep.images} ${what}${threshold}\n${'  class'.padEnd(14)}  IoU %\n${lines.join('\n')}\n  ${'mIoU'.padEnd(12)} ${(rep.mIoU * 100).toFixed(1).padStart(6)}\n  pixel accuracy ${(rep.pixelAccuracy * 100).toFixed(1)}%\n`);
   const o = rep.objects;
   if (o) process.stdout.write(`  objects found (IoU > 0.5 in their scene) ${o.found} of ${o.total}; scenes with every object found ${o.scenesAllFound} of ${rep.images}\n`);
@@ -39,7 +40,7 @@ function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixe
 }
 
 /** A VOC-layout folder: the Segmenter's pipeline (paper protocol for the official models) scored against its labels. */
-async function evalVoc(opts: EvalOptions, dir: string): Promise<void> {
+async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null | undefined): Promise<void> {
   const classes = opts.classes ? opts.classes.split(',').map((c) => c.trim()) : undefined;
   if (classes && classes.some((c) => !c)) throw new UserError('--classes has an empty class name.');
   const seg = await Segmenter.load({ weights: opts.weights!, gpu: opts });
@@ -49,6 +50,7 @@ async function evalVoc(opts: EvalOptions, dir: string): Promise<void> {
     const rep = await evaluateVoc(seg, dir, {
       classes, split: opts.split, count: opts.count === undefined ? undefined : Number(opts.count), protocol: opts.protocol,
       bgThresh: opts.bgThresh === undefined ? undefined : Number(opts.bgThresh),
+      bgBorder,
       onProgress: (n, total) => {
         if (!started) bar.start(total, 0);
         started = true;
@@ -56,9 +58,10 @@ async function evalVoc(opts: EvalOptions, dir: string): Promise<void> {
       },
     });
     bar.stop();
-    const calibrated = opts.bgThresh === undefined && bgThreshForCount(seg.calibration, rep.classes.length - 1) !== undefined;
-    const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : seg.bgThreshFor(rep.classes.length - 1);
-    printReport({ ...rep, bgThresh }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated one" : '');
+    const calibrated = opts.bgThresh === undefined && bgBorder === undefined && bgThreshForCount(seg.calibration, rep.classes.length - 1) !== undefined;
+    const own = seg.backgroundFor(rep.classes.length - 1);
+    const rule: BackgroundRule = { bgThresh: opts.bgThresh !== undefined ? Number(opts.bgThresh) : own.bgThresh, bgBorder: bgBorder === undefined ? own.bgBorder : bgBorder };
+    printReport({ ...rep, ...rule }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
   } finally {
     seg.model.release();
   }
@@ -67,20 +70,23 @@ async function evalVoc(opts: EvalOptions, dir: string): Promise<void> {
 export async function evalCommand(opts: EvalOptions): Promise<void> {
   if (!opts.weights) throw new UserError('Pass --weights DIR (a folder with config.json and model.safetensors).');
   const data = opts.data ?? 'synthetic';
-  if (data !== 'synthetic') return evalVoc(opts, data);
+  const bgBorder = parseBorderShare(opts.bgBorder);
+  if (data !== 'synthetic') return evalVoc(opts, data, bgBorder);
   const count = Number(opts.count ?? 500);
   if (!Number.isInteger(count) || count < 1) throw new UserError(`--count must be a positive integer (got '${opts.count}').`);
-  // an explicit --bg-thresh, else the model's calibrated one (groupvit calibrate), else the paper's VOC value
-  const calibrated = calibratedBgThresh(join(opts.weights, 'config.json'));
-  const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : calibrated ?? DEFAULT_BG_THRESH;
+  // an explicit --bg-thresh / --bg-border, else the model's calibrated rule (groupvit calibrate), else the paper's
+  const calibrated = calibratedRule(join(opts.weights, 'config.json'));
+  const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : calibrated?.bgThresh ?? DEFAULT_BG_THRESH;
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`--bg-thresh must lie between 0 and 1 (got '${opts.bgThresh}').`);
+  const border = bgBorder !== undefined ? bgBorder : calibrated?.bgBorder ?? null;
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'eval |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(count, 0);
     const rep = await evaluateShapes(model, tok, {
-      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, onProgress: (n) => bar.update(n),
+      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, onProgress: (n) => bar.update(n),
     });
     bar.stop();
-    printReport({ ...rep, bgThresh }, 'held-out scenes', opts.json, opts.weights!, opts.bgThresh === undefined && calibrated !== undefined ? ", the model's calibrated one" : '');
+    const own = opts.bgThresh === undefined && bgBorder === undefined && calibrated !== undefined;
+    printReport({ ...rep, bgThresh, bgBorder: border }, 'held-out scenes', opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
   });
 }

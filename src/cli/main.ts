@@ -98,6 +98,7 @@ export function buildProgram(): Command {
     .option('--protocol <paper|fast>', 'segmentation protocol for a VOC-layout folder')
     .option('--seed <n>', 'world seed of the evaluation split', '0')
     .option('--bg-thresh <t>', "background threshold (default: the model's calibrated one for as many class names, else 0.95)")
+    .option('--bg-border <share|none>', "border rule: groups holding this share of the image's border pixels (and the one holding most) are background; none: the threshold alone (default: the model's calibrated rule, else none)")
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => evalCommand(opts));
 
@@ -121,6 +122,7 @@ export function buildProgram(): Command {
     .option('--weights <dir>', 'model folder (config.json + model.safetensors or pytorch_model.bin [+ vocab.json, merges.txt]); default: models/shapes-tiny')
     .option('--out <dir>', 'folder for NAME.mask.png, NAME.overlay.png, NAME.groups.png (default: beside each image)')
     .option('--bg-thresh <t>', "background threshold: a pixel whose best class score is under it is background (default: the model's calibrated one for as many class names, else 0.95)")
+    .option('--bg-border <share|none>', "border rule: the groups holding this share of a window's border pixels (and the one holding most) are background before the threshold; none: the threshold alone (default: the model's calibrated rule, else none)")
     .option('--template <text>', "prompt template with {} for the class name; repeatable or ';'-separated (default \"a photo of a {}.\")", (v: string, prev: string[] = []) => [...prev, v])
     .option('--protocol <p>', "paper: short side 448, 448x448 windows, stride 224; fast: one whole pass at the model's image size (default: paper for models trained at 224 px or more, else fast)")
     .option('--mode <m>', 'whole (one pass over the resized image) or slide (averaged sliding windows)')

@@ -12,12 +12,14 @@ import { checkImageFile, parseClasses, parseTemplates, type ImageInput } from '.
 import { writeOutputs, type OutputPaths } from '../segment/render.js';
 import { UserError } from '../util/errors.js';
 import { resolveConfig } from '../model/source.js';
+import { parseBorderShare } from '../train/calibrate.js';
 
 export interface SegmentCommandOptions extends AdapterOptions {
   classes: string;
   weights?: string;
   out?: string;
   bgThresh?: string | number;
+  bgBorder?: string | number;
   template?: string[];
   mode?: string;
   size?: string | number;
@@ -47,6 +49,7 @@ export interface SegmentReport {
   size: number;
   stride: number;
   bgThresh: number;
+  bgBorder: number | null;
   classes: string[];
   templates: string[];
   /** GPU, model, weights, tokenizer and class embeddings. */
@@ -108,6 +111,7 @@ export async function segmentCommand(
     size: num(opts.size, '--size', true),
     stride: num(opts.stride, '--stride', true),
     bgThresh: num(opts.bgThresh, '--bg-thresh', false),
+    bgBorder: parseBorderShare(opts.bgBorder === undefined ? undefined : String(opts.bgBorder)),
   };
 
   // every image is checked (present, readable, PNG/JPEG, size) before the model loads
@@ -138,7 +142,7 @@ export async function segmentCommand(
   const config = pickConfig ? resolveConfig(weights, { config: opts.config, preset: opts.preset }).config : undefined;
   const segmenter = await Segmenter.load({ weights, config, gpu: { adapter: opts.adapter, backend: opts.backend } });
   try {
-    const settings = resolveSettings(segmenter.config, segOpts, segmenter.bgThreshFor(classes.length));
+    const settings = resolveSettings(segmenter.config, segOpts, segmenter.backgroundFor(classes.length));
     for (const inp of inputs) segmenter.checkFits(inp, settings, inp.path);
     if (opts.out) mkdirOut(resolve(opts.out));
     await segmenter.classEmbeddings(classes, templates);
@@ -181,6 +185,7 @@ export async function segmentCommand(
       size: settings.size,
       stride: settings.stride,
       bgThresh: settings.bgThresh,
+      bgBorder: settings.bgBorder,
       classes,
       templates,
       startupMs,

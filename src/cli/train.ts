@@ -4,6 +4,7 @@ import type { AdapterOptions } from '../gpu/adapter.js';
 import { train, type TrainOptions } from '../train/run.js';
 import { trainPreset, type TrainRecipe } from '../train/presets.js';
 import { UserError } from '../util/errors.js';
+import { describeRule } from '../train/calibrate.js';
 
 function intOpt(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -104,8 +105,8 @@ export async function trainCommand(opts: AdapterOptions & Record<string, string 
       onCalibrate: (phase, r) => {
         if (phase === 'start') {
           bar.stop();
-          process.stderr.write('groupvit: choosing the background threshold on tuning scenes (--calibrate-count 0 skips it)\n');
-        } else process.stderr.write(`groupvit: background threshold ${r!.bgThresh} (mIoU ${(r!.mIoU * 100).toFixed(1)} on ${r!.count} tuning scenes) recorded with the weights\n`);
+          process.stderr.write('groupvit: choosing the background rule on tuning scenes (--calibrate-count 0 skips it)\n');
+        } else process.stderr.write(`groupvit: ${describeRule(r!)} (mIoU ${(r!.mIoU * 100).toFixed(1)} on ${r!.count} tuning scenes) recorded with the weights\n`);
       },
       shouldStop: () => stop,
       onSkipped: (summary) => {

@@ -16,7 +16,7 @@ import { fillTemplate, SIMPLE_IMAGENET_TEMPLATES } from '../data/templates.js';
 import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
 import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
-import { meanOverTemplates, featureGrid, zeroShotSegment } from './zero-shot.js';
+import { meanOverTemplates, featureGrid, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
 import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
@@ -42,6 +42,8 @@ export interface SegmentOptions {
   /** Slide stride (default: half the window). */
   stride?: number;
   bgThresh?: number;
+  /** The border rule's share (zero-shot.ts borderGroups); null: the paper's threshold alone; absent: the model's own. */
+  bgBorder?: number | null;
   /** Image-level top-k gate (NVlabs: 5). */
   topk?: number;
 }
@@ -52,11 +54,15 @@ export interface Settings {
   size: number;
   stride: number;
   bgThresh: number;
+  bgBorder: number | null;
   topk: number;
 }
 
-/** The settings of a call: the options given, else the protocol's defaults (`defaultBgThresh`: the model's calibrated threshold, if any). */
-export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}, defaultBgThresh = DEFAULT_BG_THRESH): Settings {
+/** The paper's background rule: its VOC threshold, no border rule. */
+export const PAPER_BACKGROUND: BackgroundRule = { bgThresh: DEFAULT_BG_THRESH, bgBorder: null };
+
+/** The settings of a call: the options given, else the protocol's defaults (`background`: the model's calibrated rule, if any). */
+export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}, background: BackgroundRule = PAPER_BACKGROUND): Settings {
   const imageSize = config.vision_config.image_size;
   const protocol: Protocol = opts.protocol ?? (imageSize >= 224 ? 'paper' : 'fast');
   const mode: Mode = opts.mode ?? (protocol === 'paper' ? 'slide' : 'whole');
@@ -66,9 +72,11 @@ export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {
   }
   const stride = opts.stride ?? Math.max(1, Math.floor(size / 2));
   if (!(Number.isInteger(stride) && stride >= 1 && stride <= size)) throw new UserError(`The stride must be a whole number of pixels from 1 to the size ${size}, not ${stride}.`);
-  const bgThresh = opts.bgThresh ?? defaultBgThresh;
+  const bgThresh = opts.bgThresh ?? background.bgThresh;
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`The background threshold must lie between 0 and 1, not ${bgThresh}.`);
-  return { protocol, mode, size, stride, bgThresh, topk: opts.topk ?? 5 };
+  const bgBorder = opts.bgBorder === undefined ? background.bgBorder : opts.bgBorder;
+  if (!validBorderShare(bgBorder)) throw new UserError(`The border rule's share must lie above 0 and at most 1, not ${bgBorder}.`);
+  return { protocol, mode, size, stride, bgThresh, bgBorder, topk: opts.topk ?? 5 };
 }
 
 /** Where the model sees an image: its resized size (w, h) and the largest piece fed at once. */
@@ -166,6 +174,11 @@ export class Segmenter {
     return bgThreshForCount(this.calibration, classCount) ?? DEFAULT_BG_THRESH;
   }
 
+  /** The background rule of a call that gives none: that threshold, and the model's calibrated border rule (any list length). */
+  backgroundFor(classCount: number): BackgroundRule {
+    return { bgThresh: this.bgThreshFor(classCount), bgBorder: this.calibration?.bgBorder ?? null };
+  }
+
   get config(): GroupViTConfig {
     return this.model.config;
   }
@@ -250,7 +263,7 @@ export class Segmenter {
 
   /** Segments one image into background + `classes` at the image's own size. */
   async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Segmentation> {
-    const settings = resolveSettings(this.config, opts, this.bgThreshFor(classes.length));
+    const settings = resolveSettings(this.config, opts, this.backgroundFor(classes.length));
     const job = await this.prepare(image, classes, settings, opts);
     const groups = new GroupCanvas(job.rh, job.rw);
     const scores = await this.scores(job, settings, new Map(), groups);
@@ -278,16 +291,16 @@ export class Segmenter {
   }
 
   /**
-   * The masks segment() gives at each of these background thresholds, from one forward pass per window for all of
-   * them (the threshold only enters after the image encoder): what calibrating a threshold on labelled images reads.
+   * The masks segment() gives under each of these background rules, from one forward pass per window for all of them
+   * (the rule only enters after the image encoder): what calibrating the rule on labelled images reads.
    */
-  async masksAtThresholds(image: RgbImage, classes: readonly string[], thresholds: readonly number[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Uint8Array[]> {
-    const base = resolveSettings(this.config, opts, this.bgThreshFor(classes.length));
+  async masksAtRules(image: RgbImage, classes: readonly string[], rules: readonly BackgroundRule[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Uint8Array[]> {
+    const base = resolveSettings(this.config, opts, this.backgroundFor(classes.length));
     const job = await this.prepare(image, classes, base, opts);
     const forwards = new Map<number, WindowForward>();
     const masks: Uint8Array[] = [];
-    for (const bgThresh of thresholds) {
-      const settings = resolveSettings(this.config, { ...opts, bgThresh });
+    for (const rule of rules) {
+      const settings = resolveSettings(this.config, { ...opts, ...rule });
       const scores = await this.scores(job, settings, forwards, null);
       masks.push(resizeArgmax(scores, classes.length + 1, job.rh, job.rw, image.height, image.width).pred);
     }
@@ -363,6 +376,7 @@ export class Segmenter {
       height: sh,
       width: sw,
       bgThresh: s.bgThresh,
+      bgBorder: s.bgBorder,
       topk: s.topk,
     });
     const G = host.shapes[host.shapes.length - 1][0];

@@ -6,6 +6,7 @@ import { UserError } from '../util/errors.js';
 import type { Segmenter, SegmentOptions } from './pipeline.js';
 import { IoUMeter } from './iou.js';
 import { bestThreshold } from '../train/calibrate.js';
+import type { BackgroundRule } from './zero-shot.js';
 
 /** PASCAL VOC's 20 classes under the names GroupViT's evaluation gives them (GROUPVIT.md §2.2). */
 export const VOC_CLASSES = [
@@ -55,29 +56,30 @@ export interface VocCalibration {
   split: string;
   images: number;
   classes: string[];
-  /** mIoU on the split's images at every threshold of the grid. */
-  tried: { bgThresh: number; mIoU: number }[];
-  /** The threshold with the best mIoU (the highest of equals). */
+  /** mIoU on the split's images under every rule of the grid. */
+  tried: (BackgroundRule & { mIoU: number })[];
+  /** The rule with the best mIoU (of equals the first in the grid: the paper's rule, then the highest threshold). */
   bgThresh: number;
+  bgBorder: number | null;
   mIoU: number;
 }
 
 /**
- * The background threshold with the best mIoU on a labelled split of a VOC-layout folder (default 'train', so that
- * eval's 'val' stays unseen), one forward pass per window for every threshold (Segmenter.masksAtThresholds).
+ * The background rule with the best mIoU on a labelled split of a VOC-layout folder (default 'train', so that eval's
+ * 'val' stays unseen), one forward pass per window for every rule (Segmenter.masksAtRules).
  */
-export async function calibrateVoc(seg: Segmenter, dir: string, grid: readonly number[], o: VocEvalOptions = {}): Promise<VocCalibration> {
+export async function calibrateVoc(seg: Segmenter, dir: string, grid: readonly BackgroundRule[], o: VocEvalOptions = {}): Promise<VocCalibration> {
   const split = o.split ?? 'train';
   const ids = vocIds(dir, split, o.count);
   const classes = [...(o.classes ?? VOC_CLASSES)];
   const meters = grid.map(() => new IoUMeter(classes.length + 1));
   for (const [i, id] of ids.entries()) {
     const { image, truth } = readVocPair(dir, id);
-    const masks = await seg.masksAtThresholds(image, classes, grid, { ...o, name: id });
+    const masks = await seg.masksAtRules(image, classes, grid, { ...o, name: id });
     masks.forEach((m, j) => addLabels(meters[j], m, truth, id, classes.length));
     o.onProgress?.(i + 1, ids.length);
   }
-  const tried = grid.map((bgThresh, j) => ({ bgThresh, mIoU: meters[j].mean() }));
+  const tried = grid.map((r, j) => ({ bgThresh: r.bgThresh, bgBorder: r.bgBorder, mIoU: meters[j].mean() }));
   return { split, images: ids.length, classes, tried, ...bestThreshold(tried) };
 }
 

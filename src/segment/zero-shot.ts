@@ -99,6 +99,18 @@ function normalizeRows(x: ArrayLike<number>, rows: number, n: number): Float64Ar
   return out;
 }
 
+/** How a pixel becomes background: the paper's threshold, and optionally the border rule first (borderGroups). */
+export interface BackgroundRule {
+  bgThresh: number;
+  /** The border rule's share, or null for the paper's threshold alone. */
+  bgBorder: number | null;
+}
+
+/** The border rule's share must be a fraction in (0, 1]; null is the paper's rule. */
+export function validBorderShare(v: unknown): v is number | null {
+  return v === null || (typeof v === 'number' && v > 0 && v <= 1);
+}
+
 export interface SegmentInput {
   /** Noise-free soft assignments of each grouping stage, [S_i, L_i] row-major, batch 1. */
   softs: Float32Array[];
@@ -116,6 +128,8 @@ export interface SegmentInput {
   width: number;
   /** Background threshold, or null for no background channel. */
   bgThresh: number | null;
+  /** The border rule's share (borderGroups), or null/absent for the paper's threshold alone; only with a threshold. */
+  bgBorder?: number | null;
   topk?: number;
 }
 
@@ -179,8 +193,8 @@ export function zeroShotSegment(inp: SegmentInput): SegmentResult {
   const C = K + (withBg ? 1 : 0);
   const off = withBg ? 1 : 0;
   const logits = new Float64Array(C * H * W);
-  let t: number | null = null;
-  if (withBg) t = Math.min(inp.bgThresh!, affinity.reduce((a, b) => Math.max(a, b), -Infinity));
+  const backdrop = withBg && inp.bgBorder != null ? borderGroups(groupIndex, H, W, G, inp.bgBorder) : null;
+  const t = withBg ? thresholdOf(affinity, K, inp.bgThresh!, backdrop) : null;
   for (let p = 0; p < H * W; p++) {
     const g = groupIndex[p];
     let best = -Infinity;
@@ -189,7 +203,8 @@ export function zeroShotSegment(inp: SegmentInput): SegmentResult {
       logits[(k + off) * H * W + p] = v;
       best = Math.max(best, v);
     }
-    if (withBg) logits[p] = best < t! ? 1 : 0;
+    // scores are at most 1 and ties go to the first channel, so a backdrop group's 1 is background
+    if (withBg) logits[p] = backdrop?.[g] || best < t! ? 1 : 0;
   }
   const probs = new Float64Array(C * H * W);
   for (let p = 0; p < H * W; p++) {
@@ -199,31 +214,68 @@ export function zeroShotSegment(inp: SegmentInput): SegmentResult {
     for (let c = 0; c < C; c++) sum += Math.exp(logits[c * H * W + p] - m);
     for (let c = 0; c < C; c++) probs[c * H * W + p] = Math.exp(logits[c * H * W + p] - m) / sum;
   }
-  const pred = predictAt(groupIndex, affinity, K, inp.bgThresh);
+  const pred = predictAt(groupIndex, affinity, K, inp.bgThresh, backdrop);
   return { cumulative, groupMap, groupIndex, groupMargin, imageClassProbs, topkMask, affinity, logits, probs, pred, effectiveBgThresh: t };
 }
 
 /**
  * The per-pixel argmax of zeroShotSegment's logits, from the groups alone: a pixel takes its group's best class (the
- * first of equals), or background (0, classes then from 1) when that score is under min(bgThresh, the image's best
- * score); with bgThresh null, the class index from 0 and no background. The logits' background channel is 1 or 0 and
- * the scores (products of two softmaxes) at most 1 and never above it where it is 1, so ties go to background only in
- * a group whose scores are all 0.
+ * first of equals), or background (0, classes then from 1) when its group is a backdrop group of the border rule or
+ * its best score is under min(bgThresh, the best score of the image's other groups); with bgThresh null, the class
+ * index from 0 and no background. The logits' background channel is 1 or 0 and the scores (products of two
+ * softmaxes) at most 1 and never above it where it is 1, so ties go to background only in a group whose scores are
+ * all 0 (or in a backdrop group).
  * Calibration reads one segmentation at every threshold through it.   groupIndex:[H·W], affinity:[G, K] -> [H·W]
  */
-export function predictAt(groupIndex: Int32Array, affinity: Float64Array, numClasses: number, bgThresh: number | null): Int32Array {
+export function predictAt(groupIndex: Int32Array, affinity: Float64Array, numClasses: number, bgThresh: number | null, backdrop: readonly boolean[] | null = null): Int32Array {
   const K = numClasses;
   const G = affinity.length / K;
-  const t = bgThresh === null ? null : Math.min(bgThresh, affinity.reduce((a, b) => Math.max(a, b), -Infinity));
+  const t = bgThresh === null ? null : thresholdOf(affinity, K, bgThresh, backdrop);
   const label = new Int32Array(G);
   for (let g = 0; g < G; g++) {
     let arg = 0;
     for (let k = 1; k < K; k++) if (affinity[g * K + k] > affinity[g * K + arg]) arg = k;
     const best = affinity[g * K + arg];
     if (t === null) label[g] = arg;
-    else label[g] = best < t || !(best > 0) ? 0 : arg + 1;
+    else label[g] = backdrop?.[g] || best < t || !(best > 0) ? 0 : arg + 1;
   }
   return Int32Array.from(groupIndex, (g) => label[g]);
+}
+
+/** min(bgThresh, the best score of any group the border rule left): the image's best remaining group is never background. */
+function thresholdOf(affinity: Float64Array, K: number, bgThresh: number, backdrop: readonly boolean[] | null): number {
+  let best = -Infinity;
+  for (let i = 0; i < affinity.length; i++) if (!backdrop?.[Math.floor(i / K)]) best = Math.max(best, affinity[i]);
+  return Math.min(bgThresh, best);
+}
+
+/**
+ * The border rule (not the paper's; README, Training): the groups that hold at least `share` of the pixels on the
+ * window's outermost ring, and always the one holding most of them, are its backdrop. GroupViT's threshold keeps the
+ * best-named group of an image in the foreground, and a small model often names the backdrop's group best; the
+ * backdrop, unlike the objects, runs along the border. When every group would be backdrop, the one with the fewest
+ * border pixels stays (an image keeps one group in the foreground, as under the threshold).
+ * groupIndex:[H·W] -> [G] (true: backdrop)
+ */
+export function borderGroups(groupIndex: Int32Array, height: number, width: number, groups: number, share: number): boolean[] {
+  const count = new Float64Array(groups);
+  let ring = 0;
+  for (let y = 0; y < height; y++) {
+    const step = y === 0 || y === height - 1 ? 1 : Math.max(1, width - 1);
+    for (let x = 0; x < width; x += step) {
+      count[groupIndex[y * width + x]]++;
+      ring++;
+    }
+  }
+  let most = 0;
+  for (let g = 1; g < groups; g++) if (count[g] > count[most]) most = g;
+  const backdrop = Array.from({ length: groups }, (_, g) => g === most || count[g] >= share * ring);
+  if (groups > 1 && backdrop.every(Boolean)) {
+    let fewest = 0;
+    for (let g = 1; g < groups; g++) if (count[g] < count[fewest]) fewest = g;
+    backdrop[fewest] = false;
+  }
+  return backdrop;
 }
 
 /**

@@ -12,23 +12,42 @@ import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
 import { UserError } from '../util/errors.js';
 import { Random, mix32 } from '../util/random.js';
 import { classEmbeddings, encodeBatch, IoUMeter, segmentEncoded } from './evaluate.js';
-import { predictAt } from '../segment/zero-shot.js';
+import { borderGroups, predictAt, validBorderShare, type BackgroundRule } from '../segment/zero-shot.js';
 import type { VocCalibration } from '../segment/voc-eval.js';
 
 /** Thresholds tried, from the paper's VOC value down. */
 export const BG_THRESH_GRID: readonly number[] = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05];
+/** Border rules tried (zero-shot.ts borderGroups): the paper's threshold alone first, then the border group(s). */
+export const BG_BORDER_GRID: readonly (number | null)[] = [null, 1, 0.5, 0.35, 0.25];
+
+/** Every (border rule, threshold) pair, the paper's rule and the higher thresholds first (so that they win ties). */
+export function backgroundGrid(thresholds: readonly number[] = BG_THRESH_GRID, borders: readonly (number | null)[] = BG_BORDER_GRID): BackgroundRule[] {
+  return borders.flatMap((bgBorder) => thresholds.map((bgThresh) => ({ bgThresh, bgBorder })));
+}
+
+/** One segmentation's prediction at every rule of a grid; each border rule's backdrop is found once. */
+export function predictRules(groupIndex: Int32Array, affinity: Float64Array, K: number, height: number, width: number, grid: readonly BackgroundRule[]): Int32Array[] {
+  const G = affinity.length / K;
+  const backdrops = new Map<number | null, boolean[] | null>();
+  return grid.map((r) => {
+    if (!backdrops.has(r.bgBorder)) backdrops.set(r.bgBorder, r.bgBorder === null ? null : borderGroups(groupIndex, height, width, G, r.bgBorder));
+    return predictAt(groupIndex, affinity, K, r.bgThresh, backdrops.get(r.bgBorder)!);
+  });
+}
 
 export interface CalibrationReport {
   seed: number;
   count: number;
-  /** mIoU on the tuning scenes at every threshold of the grid. */
-  tried: { bgThresh: number; mIoU: number }[];
-  /** The threshold with the best mIoU (the highest of equals). */
+  /** mIoU on the tuning scenes at every rule of the grid. */
+  tried: (BackgroundRule & { mIoU: number })[];
+  /** The rule with the best mIoU (of equals the paper's rule, then the highest threshold). */
   bgThresh: number;
+  bgBorder: number | null;
   mIoU: number;
   /**
-   * The same for shorter class lists (2 to 7 names: each scene's own shapes, then distractors drawn per scene),
-   * for `segment` calls that name fewer classes: the scores are softmaxes over the list, higher for shorter ones.
+   * The best threshold for shorter class lists (2 to 7 names: each scene's own shapes, then distractors drawn per
+   * scene) under the chosen border rule, for `segment` calls that name fewer classes: the scores are softmaxes over
+   * the list, higher for shorter ones.
    */
   byClassCount: { classes: number; scenes: number; bgThresh: number; mIoU: number }[];
 }
@@ -38,7 +57,7 @@ export interface CalibrateOptions {
   count?: number;
   imageSize: number;
   batch?: number;
-  grid?: readonly number[];
+  grid?: readonly BackgroundRule[];
   onProgress?: (done: number) => void;
 }
 
@@ -46,7 +65,7 @@ export interface CalibrateOptions {
 export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: CalibrateOptions): Promise<CalibrationReport> {
   const seed = o.seed ?? 1;
   const count = o.count ?? 200;
-  const grid = o.grid ?? BG_THRESH_GRID;
+  const grid = o.grid ?? backgroundGrid();
   const wasTraining = (model.visual_projection[1] as { training: boolean }).training;
   model.eval();
   await model.prepareInference();
@@ -62,7 +81,7 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
     samples.forEach((s, i) => {
       // the groups and their scores do not depend on the threshold: one segmentation, read at every threshold
       const all = segmentEncoded(e, i, emb, SHAPES.length, null);
-      grid.forEach((t, j) => meters[j].add(predictAt(all.groupIndex, all.affinity, SHAPES.length, t), s.mask));
+      predictRules(all.groupIndex, all.affinity, SHAPES.length, e.height, e.width, grid).forEach((pred, j) => meters[j].add(pred, s.mask));
       const present = [...new Set(s.mask)].filter((c) => c > 0).map((c) => c - 1).sort((a, b) => a - b);
       const rng = new Random(mix32(seed * 7919 + start + i));
       const absent = SHAPES.map((_, c) => c).filter((c) => !present.includes(c));
@@ -77,20 +96,26 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
         classes.forEach((c, r) => sub.set(emb.subarray(c * p, (c + 1) * p), r * p));
         list.scenes++;
         const seg = segmentEncoded(e, i, sub, list.k, null);
-        grid.forEach((t, j) => list.meters[j].add(predictAt(seg.groupIndex, seg.affinity, list.k, t).map((v) => (v ? classes[v - 1] + 1 : 0)), s.mask));
+        predictRules(seg.groupIndex, seg.affinity, list.k, e.height, e.width, grid).forEach((pred, j) => list.meters[j].add(pred.map((v) => (v ? classes[v - 1] + 1 : 0)), s.mask));
       }
     });
     o.onProgress?.(start + samples.length);
   }
   if (wasTraining) model.train();
-  const scored = (ms: IoUMeter[]) => grid.map((bgThresh, j) => ({ bgThresh, mIoU: ms[j].mean() }));
+  const scored = (ms: IoUMeter[]) => grid.map((r, j) => ({ bgThresh: r.bgThresh, bgBorder: r.bgBorder, mIoU: ms[j].mean() }));
   const tried = scored(meters);
-  const byClassCount = shorter.filter((l) => l.scenes > 0).map((l) => ({ classes: l.k, scenes: l.scenes, ...bestThreshold(scored(l.meters)) }));
-  return { seed, count, tried, ...bestThreshold(tried), byClassCount };
+  const best = bestThreshold(tried);
+  const byClassCount = shorter
+    .filter((l) => l.scenes > 0)
+    .map((l) => {
+      const b = bestThreshold(scored(l.meters).filter((r) => r.bgBorder === best.bgBorder));
+      return { classes: l.k, scenes: l.scenes, bgThresh: b.bgThresh, mIoU: b.mIoU };
+    });
+  return { seed, count, tried, ...best, byClassCount };
 }
 
-/** The threshold with the best mIoU; of equals the highest (the first in the grid, which runs from 0.95 down). */
-export function bestThreshold<T extends { bgThresh: number; mIoU: number }>(tried: T[]): T {
+/** The rule with the best mIoU; of equals the first in the grid (backgroundGrid: the paper's rule, thresholds from 0.95 down). */
+export function bestThreshold<T extends { mIoU: number }>(tried: T[]): T {
   return tried.reduce((a, x) => (x.mIoU > a.mIoU ? x : a));
 }
 
@@ -103,6 +128,8 @@ const SHORTER_LISTS = [2, 3, 4, 5, 6, 7];
  */
 export interface BgCalibration {
   bgThresh: number;
+  /** The border rule's share (config.json "groupvit.bg_border"), null for the paper's threshold alone. */
+  bgBorder: number | null;
   classes: number;
   /** Thresholds for shorter lists, by their length. */
   byClassCount: Record<number, number>;
@@ -123,7 +150,9 @@ export function modelCalibration(configPath: string): BgCalibration | undefined 
     if (!ok) throw new UserError(`The model configuration ${configPath} has a groupvit.bg_thresh_by_classes that is not a table of thresholds from 0 to 1 by class count.`);
     for (const [k, v] of Object.entries(table as Record<string, number>)) byClassCount[Number(k)] = v;
   }
-  return { bgThresh: t, classes, byClassCount };
+  const border = g!.bg_border === undefined ? null : g!.bg_border;
+  if (!validBorderShare(border)) throw new UserError(`The model configuration ${configPath} has a groupvit.bg_border that is neither null nor a share above 0 and at most 1.`);
+  return { bgThresh: t, bgBorder: border, classes, byClassCount };
 }
 
 /** The threshold a calibrated model uses for a list of `count` class names (undefined: none calibrated for it). */
@@ -132,28 +161,42 @@ export function bgThreshForCount(c: BgCalibration | undefined, count: number): n
   return count === c.classes ? c.bgThresh : c.byClassCount[count];
 }
 
-/** The calibrated threshold for the generated world's class names (what eval scores), if the model has one. */
-export function calibratedBgThresh(configPath: string): number | undefined {
+/** The calibrated rule for the generated world's class names (what eval scores), if the model has one. */
+export function calibratedRule(configPath: string): BackgroundRule | undefined {
   const c = modelCalibration(configPath);
-  return c && c.classes === SHAPES.length ? c.bgThresh : undefined;
+  return c && c.classes === SHAPES.length ? { bgThresh: c.bgThresh, bgBorder: c.bgBorder } : undefined;
+}
+
+/** A --bg-border value: 'none' (the paper's threshold alone) or a share above 0 and at most 1; undefined stays. */
+export function parseBorderShare(v: string | undefined, flag = '--bg-border'): number | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'none') return null;
+  const n = Number(v);
+  if (v.trim() === '' || !validBorderShare(n)) throw new UserError(`${flag} must be 'none' or a share of the border above 0 and at most 1 (got '${v}').`);
+  return n;
+}
+
+/** How a rule reads in a sentence. */
+export function describeRule(r: BackgroundRule): string {
+  return r.bgBorder === null ? `background threshold ${r.bgThresh}` : `border rule ${r.bgBorder}, then background threshold ${r.bgThresh}`;
 }
 
 /** Records the calibration in the model folder's config.json (rewritten atomically; the model's fields untouched). */
 export function writeCalibration(dir: string, r: CalibrationReport): void {
-  recordCalibration(dir, r.bgThresh, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
+  recordCalibration(dir, r, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
     data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU,
   });
 }
 
 /** Records a threshold chosen on a labelled split of a VOC-layout folder, for lists of its class count. */
 export function writeVocCalibration(dir: string, r: VocCalibration, data: string): void {
-  recordCalibration(dir, r.bgThresh, {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
+  recordCalibration(dir, r, {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
 }
 
-function recordCalibration(dir: string, bgThresh: number, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
+function recordCalibration(dir: string, rule: BackgroundRule, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
   const path = join(dir, 'config.json');
   const raw = readRawConfig(path);
   const g = raw.groupvit && typeof raw.groupvit === 'object' ? (raw.groupvit as Record<string, unknown>) : {};
-  raw.groupvit = { ...g, bg_thresh: bgThresh, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
+  raw.groupvit = { ...g, bg_thresh: rule.bgThresh, bg_border: rule.bgBorder, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
   writeJsonAtomic(path, raw);
 }

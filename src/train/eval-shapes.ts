@@ -13,6 +13,8 @@ export interface ShapesEvalOptions {
   imageSize: number;
   batch?: number;
   bgThresh?: number;
+  /** The border rule's share (zero-shot.ts borderGroups), null or absent for the paper's threshold alone. */
+  bgBorder?: number | null;
   templates?: readonly string[];
   onProgress?: (done: number) => void;
 }
@@ -42,7 +44,7 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   let margins: { sum: number; count: number }[] = [];
   for (let start = 0; start < o.count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, o.count - start) }, (_, i) => data.sample(start + i));
-    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, o.bgThresh ?? DEFAULT_BG_THRESH);
+    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, o.bgThresh ?? DEFAULT_BG_THRESH, o.bgBorder ?? null);
     margins = seg.margins.map((m, k) => ({ sum: m.sum + (margins[k]?.sum ?? 0), count: m.count + (margins[k]?.count ?? 0) }));
     samples.forEach((s, i) => {
       meter.add(seg.pred[i], s.mask);

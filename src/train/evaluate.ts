@@ -65,7 +65,7 @@ export async function encodeBatch(model: GroupViTModel, images: RgbImage[]): Pro
 }
 
 /** Image i of an encoded batch through the zero-shot pipeline (zero-shot.ts) with these class embeddings and threshold. */
-export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Array, numClasses: number, bgThresh: number | null) {
+export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null) {
   const p = e.embeds.length / e.size;
   const g = e.groups.length / (e.size * p);
   return zeroShotSegment({
@@ -73,18 +73,18 @@ export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Arra
     softShapes: e.shapes,
     groupEmbeds: e.groups.subarray(i * g * p, (i + 1) * g * p),
     imageEmbed: e.embeds.subarray(i * p, (i + 1) * p),
-    classEmbeds: classEmb, numClasses, logitScale: e.logitScale, height: e.height, width: e.width, bgThresh,
+    classEmbeds: classEmb, numClasses, logitScale: e.logitScale, height: e.height, width: e.width, bgThresh, bgBorder,
   });
 }
 
 /** Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k. */
-export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null): Promise<SegmentedBatch> {
+export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null): Promise<SegmentedBatch> {
   const e = await encodeBatch(model, images);
   const g = e.groups.length / e.embeds.length;
   const margins = e.softs.map((s, k) => assignmentMarginSum(s, e.size, e.shapes[k][0], e.shapes[k][1]));
   const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins };
   for (let i = 0; i < e.size; i++) {
-    const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh);
+    const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh, bgBorder);
     out.pred.push(bgThresh === null ? seg.pred.map((v) => v + 1) : seg.pred);
     out.groupIndex.push(seg.groupIndex);
     out.groupClass.push(argmaxRows(seg.affinity, g, numClasses));

@@ -62,7 +62,7 @@ export interface TrainSummary {
   evals: { step: number; mIoU: number }[];
   seconds: number;
   /** The background threshold chosen for the weights, when the run calibrated one. */
-  calibration?: { bgThresh: number; mIoU: number; scenes: number };
+  calibration?: { bgThresh: number; bgBorder: number | null; mIoU: number; scenes: number };
 }
 
 function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: Tokenizer; files: string[] } {
@@ -207,13 +207,13 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       }
     }
     if (step === startStep && !existsSync(join(o.out, 'model.safetensors'))) await saveSnapshot(o.out, trainer, state(step), extraConfig);
-    // A run that reached its last step leaves a model ready for segment: its background threshold is chosen too.
+    // A run that reached its last step leaves a model ready for segment: its background rule is chosen too.
     const count = o.calibrateCount ?? 200;
     if (o.data === 'synthetic' && count > 0 && !stoppedEarly) {
       hooks.onCalibrate?.('start');
       const r = await calibrateShapes(model, tok, { seed: 1, count, imageSize: size });
       writeCalibration(o.out, r);
-      calibration = { bgThresh: r.bgThresh, mIoU: r.mIoU, scenes: count };
+      calibration = { bgThresh: r.bgThresh, bgBorder: r.bgBorder, mIoU: r.mIoU, scenes: count };
       hooks.onCalibrate?.('done', r);
     }
     writeJsonAtomic(join(o.out, 'train-summary.json'), { step, steps: recipe.steps, preset: o.preset, seed: o.seed, last, evals, ...(calibration ? { calibration } : {}) });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rng } from '../helpers.js';
-import { predictAt, zeroShotSegment } from '../../src/segment/zero-shot.js';
+import { borderGroups, predictAt, zeroShotSegment } from '../../src/segment/zero-shot.js';
 
 /** The first index of the largest logit at pixel p: the pipeline's prediction. */
 function argmaxAt(logits: Float64Array, channels: number, pixels: number, p: number): number {
@@ -34,19 +34,53 @@ test('predictAt: the argmax of zeroShotSegment\'s logits at every threshold, wit
       imageEmbed: Float32Array.from({ length: p }, () => r() - 0.5),
       classEmbeds, numClasses: k, logitScale: 3 + trial * 4, height: 12, width: 12,
     };
-    for (const t of [null, 0.95, 0.6, 0.3, 0.1, 0]) {
-      const seg = zeroShotSegment({ ...inp, bgThresh: t });
-      const channels = k + (t === null ? 0 : 1);
-      const want = Int32Array.from({ length: 144 }, (_, q) => argmaxAt(seg.logits, channels, 144, q));
-      assert.deepEqual(seg.pred, want, `trial ${trial}, threshold ${t}: the pipeline's pred`);
-      if (t !== null) for (const v of want) seen.add(v === 0 ? 'background' : 'class');
-      const fromNull = zeroShotSegment({ ...inp, bgThresh: null });
-      assert.deepEqual(predictAt(fromNull.groupIndex, fromNull.affinity, k, t), want, `trial ${trial}, threshold ${t}: read from one segmentation`);
+    const fromNull = zeroShotSegment({ ...inp, bgThresh: null });
+    for (const border of [null, 1, 0.3]) {
+      const backdrop = border === null ? null : borderGroups(fromNull.groupIndex, 12, 12, s2, border);
+      for (const t of [null, 0.95, 0.6, 0.3, 0.1, 0]) {
+        if (t === null && border !== null) continue;
+        const seg = zeroShotSegment({ ...inp, bgThresh: t, bgBorder: border });
+        const channels = k + (t === null ? 0 : 1);
+        const want = Int32Array.from({ length: 144 }, (_, q) => argmaxAt(seg.logits, channels, 144, q));
+        assert.deepEqual(seg.pred, want, `trial ${trial}, threshold ${t}, border ${border}: the pipeline's pred`);
+        if (t !== null) for (const v of want) seen.add(v === 0 ? 'background' : 'class');
+        assert.deepEqual(predictAt(fromNull.groupIndex, fromNull.affinity, k, t, backdrop), want, `trial ${trial}, threshold ${t}, border ${border}: read from one segmentation`);
+        if (backdrop) {
+          // the backdrop's pixels are background; the best of the other groups is never (threshold min(t, its score))
+          seg.groupIndex.forEach((g, q) => backdrop[g] && assert.equal(want[q], 0));
+          const kept = [...seg.groupIndex.keys()].filter((q) => !backdrop[seg.groupIndex[q]]);
+          if (kept.length) seen.add(kept.some((q) => want[q] > 0) ? 'border keeps an object' : 'border lost all');
+        }
+      }
     }
   }
+  assert.ok(seen.has('border keeps an object') && !seen.has('border lost all'), [...seen].join(', '));
+  seen.delete('border keeps an object');
   assert.deepEqual([...seen].sort(), ['background', 'class'], 'the thresholds reach both sides of the rule');
   // ties: an all-zero group is background; equal best scores take the first class
   const aff = Float64Array.from([0, 0, 0, 0.4, 0.4, 0.2]);
   assert.deepEqual([...predictAt(Int32Array.of(0, 1), aff, 3, 0.1)], [0, 1]);
   assert.deepEqual([...predictAt(Int32Array.of(0, 1), aff, 3, null)], [0, 0]);
+});
+
+test('borderGroups: the groups holding a share of the outer ring, always the largest, never all of them', () => {
+  // 5×4 map, ring of 14 pixels: group 0 holds 7 (top row, left column), group 1 holds 5, group 2 holds 2, group 3 none
+  const map = Int32Array.from([
+    0, 0, 0, 0,
+    0, 3, 3, 1,
+    0, 3, 3, 1,
+    0, 3, 3, 1,
+    2, 2, 1, 1,
+  ]);
+  assert.deepEqual(borderGroups(map, 5, 4, 4, 1), [true, false, false, false], 'share 1: the largest alone');
+  assert.deepEqual(borderGroups(map, 5, 4, 4, 0.25), [true, true, false, false], '5 of 14 ≥ 0.25, 2 of 14 not');
+  assert.deepEqual(borderGroups(map, 5, 4, 4, 0.1), [true, true, true, false], '2 of 14 ≥ 0.1');
+  // every group on the ring: the one with the fewest ring pixels stays in the foreground
+  assert.deepEqual(borderGroups(Int32Array.from([0, 0, 0, 1, 1, 0]), 2, 3, 2, 0.1), [true, false]);
+  // a 1-pixel-wide map: every pixel is on the ring
+  assert.deepEqual(borderGroups(Int32Array.from([1, 1, 0]), 3, 1, 2, 1), [false, true]);
+  // predictAt: a backdrop group is background even when it scores best; the threshold is met among the others
+  const aff = Float64Array.from([0.9, 0.1, 0.3, 0.2, 0.05, 0.02]);
+  assert.deepEqual([...predictAt(Int32Array.of(0, 1, 2), aff, 2, 0.95, [true, false, false])], [0, 1, 0]);
+  assert.deepEqual([...predictAt(Int32Array.of(0, 1, 2), aff, 2, 0.95, null)], [1, 0, 0]);
 });

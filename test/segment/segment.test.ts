@@ -191,6 +191,8 @@ test('errors: classes, templates and options are one sentence each', async () =>
   await userError(run([img], { mode: 'tiles' }), /--mode must be one of whole, slide/);
   await userError(run([img], { size: 'big' }), /--size must be a whole number/);
   await userError(run([img], { bgThresh: '2' }), /background threshold must lie between 0 and 1/);
+  await userError(run([img], { bgBorder: '0' }), /--bg-border must be 'none' or a share of the border above 0 and at most 1 \(got '0'\)/);
+  await userError(run([img], { bgBorder: 'edge' }), /--bg-border must be 'none' or a share/);
   await userError(run([], {}), /at least one image/);
   assert.deepEqual(parseClasses(' red  car , tree '), ['red car', 'tree']);
   assert.deepEqual(parseTemplates(undefined, ['x {}']), ['x {}']);

@@ -14,6 +14,7 @@ import { Segmenter } from '../../src/segment/pipeline.js';
 import { calibrateVoc, evaluateVoc } from '../../src/segment/voc-eval.js';
 import { IoUMeter } from '../../src/segment/iou.js';
 import { UserError } from '../../src/util/errors.js';
+import { backgroundGrid, describeRule } from '../../src/train/calibrate.js';
 
 useGpu();
 
@@ -55,22 +56,23 @@ test('a VOC-layout folder is scored per class with the shipped model; 255 is ign
   }
 });
 
-test('calibrate on a VOC folder: each threshold scores as eval does on the tuning split, the best is recorded and used', async () => {
+test('calibrate on a VOC folder: each rule scores as eval does on the tuning split, the best is recorded and used', async () => {
   const shipped = join(process.cwd(), 'models', 'shapes-tiny');
   const seg = await Segmenter.load({ weights: shipped });
   const dir = vocFolder();
-  const grid = [0.95, 0.4, 0.2, 0.1, 0.05];
+  const grid = backgroundGrid([0.95, 0.4, 0.2, 0.1, 0.05], [null, 0.35]);
   try {
     const r = await calibrateVoc(seg, dir, grid, { classes: SHAPES });
     assert.equal(r.split, 'train');
     assert.equal(r.images, 2);
     for (const t of r.tried) {
-      const e = await evaluateVoc(seg, dir, { classes: SHAPES, split: 'train', bgThresh: t.bgThresh });
-      assert.equal(t.mIoU, e.mIoU, `threshold ${t.bgThresh}`);
+      const e = await evaluateVoc(seg, dir, { classes: SHAPES, split: 'train', bgThresh: t.bgThresh, bgBorder: t.bgBorder });
+      assert.equal(t.mIoU, e.mIoU, `threshold ${t.bgThresh}, border ${t.bgBorder}`);
     }
     assert.ok(new Set(r.tried.map((t) => t.mIoU)).size > 1, `the thresholds differ on these images: ${JSON.stringify(r.tried)}`);
     const top = Math.max(...r.tried.map((t) => t.mIoU));
-    assert.equal(r.bgThresh, r.tried.find((t) => t.mIoU === top)!.bgThresh, 'the highest threshold of the best');
+    const first = r.tried.find((t) => t.mIoU === top)!;
+    assert.deepEqual([r.bgBorder, r.bgThresh], [first.bgBorder, first.bgThresh], 'the first rule of the grid reaching the best');
     await assert.rejects(calibrateVoc(seg, dir, grid, { classes: SHAPES, split: 'trainval' }), (e: Error) => e instanceof UserError && /'trainval' split/.test(e.message));
   } finally {
     seg.release();
@@ -80,10 +82,12 @@ test('calibrate on a VOC folder: each threshold scores as eval does on the tunin
   for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(shipped, f), join(model, f));
   const cli = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', dir, '--classes', SHAPES.join(','), '--json'], { encoding: 'utf8' });
   assert.equal(cli.status, 0, cli.stderr);
-  const out = JSON.parse(cli.stdout) as { bgThresh: number; written: boolean; images: number };
+  const out = JSON.parse(cli.stdout) as { bgThresh: number; bgBorder: number | null; written: boolean; images: number; tried: unknown[] };
+  assert.equal(out.tried.length, 75, 'every threshold under every border rule');
   assert.ok(out.written && out.images === 2);
   const g = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).groupvit;
   assert.equal(g.bg_thresh, out.bgThresh);
+  assert.equal(g.bg_border, out.bgBorder);
   assert.equal(g.bg_thresh_tuning.classes, SHAPES.length);
   assert.match(g.bg_thresh_tuning.data, /VOC-layout folder .*split train/);
   const bad = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', join(tmpdir(), 'no-such-voc')], { encoding: 'utf8' });
@@ -91,7 +95,8 @@ test('calibrate on a VOC folder: each threshold scores as eval does on the tunin
   assert.match(bad.stderr.trim().split('\n').pop()!, /^groupvit: .*no-such-voc is not a VOC-layout folder with a 'train' split: .*train\.txt is missing\.$/);
   const ev = spawnSync(process.execPath, ['bin/groupvit.js', 'eval', '--weights', model, '--data', dir, '--classes', SHAPES.join(',')], { encoding: 'utf8' });
   assert.equal(ev.status, 0, ev.stderr);
-  assert.match(ev.stdout.split('\n')[0], new RegExp(`^zero-shot segmentation of 3 images of .* \\(background threshold ${out.bgThresh}, the model's calibrated one\\)$`));
+  const rule = describeRule(out).replace(/[.()]/g, '\\$&');
+  assert.match(ev.stdout.split('\n')[0], new RegExp(`^zero-shot segmentation of 3 images of .* \\(${rule}, the model's calibrated rule\\)$`));
   const again = await Segmenter.load({ weights: model });
   try {
     assert.equal(again.bgThreshFor(SHAPES.length), out.bgThresh);

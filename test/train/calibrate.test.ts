@@ -12,7 +12,7 @@ import { GroupViTModel } from '../../src/model/groupvit.js';
 import { loadWeights } from '../../src/model/load.js';
 import { loadTokenizer } from '../../src/data/tokenizer/index.js';
 import { evaluateShapes } from '../../src/train/eval-shapes.js';
-import { calibrateShapes, calibratedBgThresh, writeCalibration } from '../../src/train/calibrate.js';
+import { backgroundGrid, calibrateShapes, calibratedRule, modelCalibration, writeCalibration } from '../../src/train/calibrate.js';
 import { Segmenter } from '../../src/segment/pipeline.js';
 import { ShapesDataset } from '../../src/data/shapes/dataset.js';
 import { calibrateCommand } from '../../src/cli/calibrate.js';
@@ -22,44 +22,53 @@ useGpu();
 
 const SHIPPED = join(process.cwd(), 'models', 'shapes-tiny');
 
-test('calibration: every threshold scores as eval does, the best is chosen (the highest of equals), and it is recorded', async () => {
+test('calibration: every rule scores as eval does, the best is chosen (the paper\'s, then the highest of equals), and it is recorded', async () => {
   const config = readConfig(join(SHIPPED, 'config.json'));
   const model = new GroupViTModel(config);
   try {
     await loadWeights(model, SHIPPED);
     const tok = loadTokenizer(SHIPPED, config);
-    const grid = [0.95, 0.5, 0.2, 0.05, 0];
+    const thresholds = [0.95, 0.5, 0.2, 0.05, 0];
+    const grid = backgroundGrid(thresholds, [null, 1, 0.3]);
     const r = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid });
-    assert.deepEqual(r.tried.map((t) => t.bgThresh), grid);
-    for (const t of [0.95, 0.05, 0]) {
-      const e = await evaluateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, bgThresh: t });
-      assert.ok(Math.abs(e.mIoU - r.tried[grid.indexOf(t)].mIoU) < 1e-12, `threshold ${t}: ${r.tried[grid.indexOf(t)].mIoU} vs eval ${e.mIoU}`);
+    assert.deepEqual(r.tried.map((t) => [t.bgBorder, t.bgThresh]), grid.map((g) => [g.bgBorder, g.bgThresh]));
+    for (const [j, rule] of grid.entries()) {
+      if (![0.95, 0.05, 0].includes(rule.bgThresh)) continue;
+      const e = await evaluateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, ...rule });
+      assert.ok(Math.abs(e.mIoU - r.tried[j].mIoU) < 1e-12, `${JSON.stringify(rule)}: ${r.tried[j].mIoU} vs eval ${e.mIoU}`);
     }
-    // with threshold 0 nothing is background: a different segmentation, not a copy of 0.95
+    // with threshold 0 nothing is background: a different segmentation, not a copy of 0.95; the border rule differs too
     assert.notEqual(r.tried[4].mIoU, r.tried[0].mIoU);
+    const changed = grid.filter((g, j) => g.bgBorder !== null && r.tried[j].mIoU !== r.tried[thresholds.indexOf(g.bgThresh)].mIoU);
+    assert.ok(changed.length > 0, 'the border group as background changes the segmentation at some threshold');
     // shorter lists (each scene's shapes, then distractors): every length from 2 to 7, scenes with too many shapes left out
     const data = new ShapesDataset({ seed: 3, split: 'eval', imageSize: 64 });
     const shapesIn = Array.from({ length: 10 }, (_, i) => new Set([...data.sample(i).mask].filter((c) => c > 0)).size);
     assert.deepEqual(r.byClassCount.map((b) => b.classes), [2, 3, 4, 5, 6, 7].filter((k) => shapesIn.some((n) => n <= k)));
     for (const b of r.byClassCount) {
       assert.equal(b.scenes, shapesIn.filter((n) => n <= b.classes).length, `${b.classes} names`);
-      assert.ok(grid.includes(b.bgThresh) && b.mIoU >= 0 && b.mIoU <= 1);
+      assert.ok(thresholds.includes(b.bgThresh) && b.mIoU >= 0 && b.mIoU <= 1);
     }
     const best = Math.max(...r.tried.map((t) => t.mIoU));
     assert.equal(r.mIoU, best);
-    assert.equal(r.bgThresh, r.tried.find((t) => t.mIoU === best)!.bgThresh, 'the first (highest) threshold reaching the best');
+    const first = r.tried.find((t) => t.mIoU === best)!;
+    assert.deepEqual([r.bgBorder, r.bgThresh], [first.bgBorder, first.bgThresh], 'the first rule of the grid reaching the best');
 
     const dir = mkdtempSync(join(tmpdir(), 'gv-cal-'));
     cpSync(SHIPPED, dir, { recursive: true });
-    // the shipped model carries its own (0.2, from 200 tuning scenes); a folder without one has none
-    assert.equal(calibratedBgThresh(join(SHIPPED, 'config.json')), 0.2);
+    // the shipped model carries its own (from 200 tuning scenes); a folder without one has none
+    const own = JSON.parse(readFileSync(join(SHIPPED, 'config.json'), 'utf8')).groupvit;
+    assert.deepEqual(calibratedRule(join(SHIPPED, 'config.json')), { bgThresh: own.bg_thresh, bgBorder: own.bg_border ?? null });
     const shipped = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     delete shipped.groupvit.bg_thresh;
+    delete shipped.groupvit.bg_border;
     delete shipped.groupvit.bg_thresh_by_classes;
     writeFileSync(join(dir, 'config.json'), JSON.stringify(shipped));
-    assert.equal(calibratedBgThresh(join(dir, 'config.json')), undefined);
-    writeCalibration(dir, { ...r, bgThresh: 0.25 });
-    assert.equal(calibratedBgThresh(join(dir, 'config.json')), 0.25);
+    assert.equal(calibratedRule(join(dir, 'config.json')), undefined);
+    writeCalibration(dir, { ...r, bgThresh: 0.25, bgBorder: null });
+    assert.deepEqual(calibratedRule(join(dir, 'config.json')), { bgThresh: 0.25, bgBorder: null });
+    writeCalibration(dir, { ...r, bgThresh: 0.25, bgBorder: 0.35 });
+    assert.deepEqual(calibratedRule(join(dir, 'config.json')), { bgThresh: 0.25, bgBorder: 0.35 });
     // the model's own fields are untouched, the training record kept
     assert.deepEqual(readConfig(join(dir, 'config.json')), config);
     const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
@@ -70,6 +79,7 @@ test('calibration: every threshold scores as eval does, the best is chosen (the 
     const seg = await Segmenter.load({ weights: dir });
     try {
       assert.equal(seg.bgThreshFor(8), 0.25);
+      assert.deepEqual(seg.backgroundFor(12), { bgThresh: 0.95, bgBorder: 0.35 }, 'the border rule holds for any list length');
       // a list of another length takes its own (the scores are softmaxes over the list); one not calibrated, the paper's
       const three = r.byClassCount.find((b) => b.classes === 3)!.bgThresh;
       assert.equal(seg.bgThreshFor(3), three);
@@ -80,16 +90,20 @@ test('calibration: every threshold scores as eval does, the best is chosen (the 
     writeFileSync(join(dir, 'config.json'), JSON.stringify(shipped));
     const plain = await Segmenter.load({ weights: dir });
     try {
-      assert.equal(plain.bgThreshFor(8), 0.95, "the paper's threshold without a calibrated one");
+      assert.deepEqual(plain.backgroundFor(8), { bgThresh: 0.95, bgBorder: null }, "the paper's rule without a calibrated one");
     } finally {
       plain.release();
     }
-    writeCalibration(dir, { ...r, bgThresh: 0.25 });
-    // a value that is not a threshold is one sentence
+    writeCalibration(dir, { ...r, bgThresh: 0.25, bgBorder: null });
+    // a value that is not a threshold or a share is one sentence
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_thresh: 'low' } }));
-    assert.throws(() => calibratedBgThresh(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_thresh/.test(e.message));
+    assert.throws(() => calibratedRule(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_thresh/.test(e.message));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_thresh_by_classes: { 3: 2 } } }));
-    assert.throws(() => calibratedBgThresh(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /bg_thresh_by_classes/.test(e.message));
+    assert.throws(() => calibratedRule(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /bg_thresh_by_classes/.test(e.message));
+    for (const bad of [0, 1.5, 'border']) {
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_border: bad } }));
+      assert.throws(() => modelCalibration(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_border/.test(e.message), String(bad));
+    }
   } finally {
     model.release();
   }
@@ -104,7 +118,8 @@ test('groupvit calibrate: --dry-run leaves config.json as it was; bad arguments 
   const out = r.stdout;
   const report = JSON.parse(out);
   assert.equal(report.written, false);
-  assert.equal(report.tried.length, 15);
+  assert.equal(report.tried.length, 75, '15 thresholds under each of 5 rules');
+  assert.ok(report.bgBorder === null || typeof report.bgBorder === 'number');
   assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), before);
   await assert.rejects(calibrateCommand({}), (e: unknown) => e instanceof UserError && /--weights/.test(e.message));
   await assert.rejects(calibrateCommand({ weights: dir, count: '0' }), (e: unknown) => e instanceof UserError && /--count/.test(e.message));

@@ -81,15 +81,16 @@ test('a second run into the same folder needs --resume', async () => {
   await assert.rejects(train(opts(out, { steps: 3 })), (e: Error) => e instanceof UserError && /--resume/.test(e.message));
 });
 
-test('a run that reaches its last step records a background threshold with its weights; a stopped one does not', async () => {
-  const { calibratedBgThresh, BG_THRESH_GRID } = await import('../../src/train/calibrate.js');
+test('a run that reaches its last step records a background rule with its weights; a stopped one does not', async () => {
+  const { calibratedRule, BG_THRESH_GRID, BG_BORDER_GRID } = await import('../../src/train/calibrate.js');
   const out = mkdtempSync(join(tmpdir(), 'gv-calib-'));
   const phases: string[] = [];
   const s = await train(opts(out, { steps: 2, calibrateCount: 4 }), { onCalibrate: (p) => phases.push(p) });
   assert.deepEqual(phases, ['start', 'done']);
   assert.ok(s.calibration && BG_THRESH_GRID.includes(s.calibration.bgThresh), JSON.stringify(s.calibration));
   assert.equal(s.calibration.scenes, 4);
-  assert.equal(calibratedBgThresh(join(out, 'config.json')), s.calibration.bgThresh);
+  assert.ok(BG_BORDER_GRID.includes(s.calibration.bgBorder), JSON.stringify(s.calibration));
+  assert.deepEqual(calibratedRule(join(out, 'config.json')), { bgThresh: s.calibration.bgThresh, bgBorder: s.calibration.bgBorder });
   const raw = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   assert.equal(raw.groupvit.preset, 'tiny', 'the training record stays beside it');
   assert.equal(JSON.parse(readFileSync(join(out, 'train-summary.json'), 'utf8')).calibration.bgThresh, s.calibration.bgThresh);
@@ -97,7 +98,7 @@ test('a run that reaches its last step records a background threshold with its w
   const t = await train(opts(stopped, { steps: 4, calibrateCount: 4 }), { shouldStop: () => true });
   assert.equal(t.stoppedEarly, true);
   assert.equal(t.calibration, undefined);
-  assert.equal(calibratedBgThresh(join(stopped, 'config.json')), undefined);
+  assert.equal(calibratedRule(join(stopped, 'config.json')), undefined);
 });
 
 test('a crash mid-write leaves the previous checkpoint readable', async () => {
