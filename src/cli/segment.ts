@@ -12,7 +12,7 @@ import { checkImageFile, parseClasses, parseTemplates, type ImageInput } from '.
 import { writeOutputs, type OutputPaths } from '../segment/render.js';
 import { UserError } from '../util/errors.js';
 import { resolveConfig } from '../model/source.js';
-import { parseBorderShare } from '../train/calibrate.js';
+import { describeRule, parseBorderShare } from '../train/calibrate.js';
 
 export interface SegmentCommandOptions extends AdapterOptions {
   classes: string;
@@ -196,7 +196,7 @@ export async function segmentCommand(
     if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else io.stdout.write(summary(report));
     io.stderr.write(
-      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size})\n`,
+      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)})\n`,
     );
     return report;
   } finally {

@@ -298,3 +298,24 @@ test('an NVlabs .pth alone segments with --config, and without one falls back to
   await userError(run([img], { weights: join(dir, 'model.pth'), out: dir }), /do not fit the model's configuration: .*wrong shape/);
   await userError(run([img], { weights: join(dir, 'model.pth'), preset: 'no-such-preset', out: dir }), /preset/i);
 });
+
+test('the border rule: the group holding most of the border is background, every other group keeps its class at threshold 0', async () => {
+  const seg = await Segmenter.load({ weights: FIXTURE });
+  try {
+    const img = picture(64, 64);
+    const classes = ['sky', 'grass', 'disc'];
+    const plain = await seg.segment(img, classes, { bgThresh: 0, bgBorder: null });
+    assert.ok(plain.mask.every((v) => v > 0), 'threshold 0 alone calls nothing background');
+    const out = await seg.segment(img, classes, { bgThresh: 0, bgBorder: 1 });
+    assert.equal(out.settings.bgBorder, 1);
+    const ring = new Map<number, number>();
+    for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) {
+      if (y === 0 || y === 63 || x === 0 || x === 63) ring.set(out.groups[y * 64 + x], (ring.get(out.groups[y * 64 + x]) ?? 0) + 1);
+    }
+    const top = [...ring.entries()].reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+    assert.ok(new Set(out.groups).size > 1, 'the fixture makes more than one group here');
+    out.groups.forEach((g, q) => assert.equal(out.mask[q] === 0, g === top, `pixel ${q} of group ${g}`));
+  } finally {
+    seg.release();
+  }
+});
