@@ -83,7 +83,7 @@ export function buildProgram(): Command {
     .option('--eval-every <n>', 'zero-shot mIoU on held-out scenes every n steps (synthetic data)')
     .option('--eval-count <n>', 'held-out scenes per evaluation', '100')
     .option('--checkpoint-every <n>', 'steps between checkpoints')
-    .option('--calibrate-count <n>', 'tuning scenes for the background threshold chosen at the end (synthetic data; 0: none)', '200')
+    .option('--calibrate-count <n>', 'tuning scenes for the background rule (threshold and border rule) chosen at the end (synthetic data; 0: none)', '200')
     .option('--tokenizer <dir>', "folder with CLIP's vocab.json + merges.txt (presets with CLIP's vocabulary)")
     .option('--recipe <json>', 'override recipe fields for ablations, e.g. \'{"multiLabelTargets":"shared"}\'')
     .option('--json', 'print the run summary as JSON on stdout')
@@ -102,7 +102,7 @@ export function buildProgram(): Command {
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => evalCommand(opts));
 
-  gpuOptions(program.command('calibrate').description("choose a model's background threshold on tuning scenes of the generated world, or a labelled split of a VOC-layout folder, and record it in its config.json"))
+  gpuOptions(program.command('calibrate').description("choose a model's background rule (threshold and border rule) on tuning scenes of the generated world, or a labelled split of a VOC-layout folder, and record it in its config.json"))
     .option('--weights <dir>', 'a trained model folder (config.json + model.safetensors)')
     .option('--data <synthetic|DIR>', "'synthetic' or a VOC-layout folder", 'synthetic')
     .option('--count <n>', 'tuning scenes (synthetic: default 200) or images (a VOC folder: default all of the split)')
