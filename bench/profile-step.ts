@@ -1,11 +1,17 @@
 // Where the time of one training step goes: device time per kernel family from timestamp queries, next to the
-// step's wall time measured without profiling. Default: the groupvit-tiny fixture's configuration at batch 32.
+// step's wall time measured without profiling. Default: the groupvit-tiny fixture's configuration at batch 32 with
+// random inputs; --preset NAME profiles that preset's own step (its loss terms and options) on a batch of its data
+// (--at S: the batch of step S, after the grouping terms have started).
 //   node dist/bench/profile-step.js [--config ../shared/fixtures/groupvit-tiny/config.json] [--batch 32] [--top 12] [--json]
+//   node dist/bench/profile-step.js --preset tiny [--at 500] [--top 40]
 import { readFileSync } from 'node:fs';
 import { initGpu, gpu, releaseGpu } from '../src/gpu/runtime.js';
 import { parseConfig } from '../src/model/config.js';
 import { GroupViTModel } from '../src/model/groupvit.js';
 import { TrainStep, type StepInput } from '../src/train/step.js';
+import { trainPreset } from '../src/train/presets.js';
+import { patchTermsFor, promptSpecFor, stepOptionsFor } from '../src/train/run.js';
+import { makeSource } from '../src/train/source-spec.js';
 
 const FAMILIES: [string, RegExp][] = [
   ['matmul', /^matmul:/],
@@ -37,13 +43,17 @@ function input(b: number, size: number, ctx: number, k: number, vocab: number): 
   return { pixels: Float32Array.from({ length: b * 3 * size * size }, () => r() * 2 - 1), shape: [b, 3, size, size], captionIds: ids(b), promptIds: ids(b * k), promptsPerImage: k };
 }
 
-const config = parseConfig(JSON.parse(readFileSync(arg('config', '../shared/fixtures/groupvit-tiny/config.json'), 'utf8')));
-const batch = Number(arg('batch', '32'));
+const presetName = process.argv.includes('--preset') ? arg('preset', 'tiny') : null;
+const recipe = presetName ? trainPreset(presetName) : null;
+const config = recipe ? recipe.config : parseConfig(JSON.parse(readFileSync(arg('config', '../shared/fixtures/groupvit-tiny/config.json'), 'utf8')));
+const batch = Number(arg('batch', String(recipe ? recipe.batchSize : 32)));
 const g = await initGpu();
 const model = new GroupViTModel(config, 0);
-const step = new TrainStep(model, { seed: 0 });
+const step = new TrainStep(model, recipe ? stepOptionsFor(recipe, 0) : { seed: 0 });
 const t = config.text_config;
-const x = input(batch, config.vision_config.image_size, t.max_position_embeddings, 3, t.vocab_size);
+const x = recipe
+  ? makeSource({ kind: 'shapes', seed: 0, batchSize: batch, imageSize: config.vision_config.image_size, prompts: promptSpecFor(recipe), tokenizerDir: '', config, patchTerms: patchTermsFor(recipe) }).batch(Number(arg('at', '500')))
+  : input(batch, config.vision_config.image_size, t.max_position_embeddings, 3, t.vocab_size);
 for (let i = 0; i < 2; i++) await step.run(x, 1e-3); // warm-up: pipelines compiled, pool filled
 const walls: number[] = [];
 for (let i = 0; i < 3; i++) {
@@ -66,7 +76,7 @@ if (profiled) {
 const total = [...families.values()].reduce((a, b) => a + b, 0);
 const report = {
   adapter: g.info.description,
-  config: `vision ${config.vision_config.hidden_size}w depths ${config.vision_config.depths}, text ${t.hidden_size}w ${t.num_hidden_layers}L`,
+  config: `${presetName ? `preset ${presetName}: ` : ''}vision ${config.vision_config.hidden_size}w depths ${config.vision_config.depths}, text ${t.hidden_size}w ${t.num_hidden_layers}L`,
   batch,
   stepWallMs: walls[1],
   dispatchesPerStep: kernels.reduce((a, [, v]) => a + v.count, 0),

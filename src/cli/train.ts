@@ -46,6 +46,7 @@ function parseRecipe(json: string | undefined): Partial<TrainRecipe> | undefined
 /** The recipe fields that take one of a few words. */
 const RECIPE_CHOICES: Record<string, readonly string[]> = {
   multiLabelTargets: ['paper', 'shared', 'unique'],
+  contrastiveTargets: ['paper', 'shared'],
   multiLabelPooling: ['image', 'groups', 'both'],
   groupNounMatchingBackdrop: ['none', 'border'],
   promptTemplates: ['full', 'subset', 'simple'],

@@ -6,7 +6,7 @@ import { l2Normalize } from '../ops/normalize.js';
 import { concat, slice, transpose } from '../ops/shape.js';
 import { maxAxis, sumAll } from '../ops/reduce.js';
 import { assignmentBalance } from '../ops/grouping-balance.js';
-import { diagonalTargets, multiLabelTargets, ownedKeyTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
+import { diagonalTargets, multiLabelTargets, ownedKeyTargets, sameKeysTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
 import type { GroupViTModel } from './groupvit.js';
 import type { GroupingOptions } from './grouping.js';
 import { noGrad } from '../tensor/tape.js';
@@ -79,7 +79,14 @@ export interface LossOptions {
   matchWeight?: number;
   /** Which group of each image the matching holds out as its backdrop: none, or the one holding most border patches. */
   matchBackdrop?: MatchBackdrop;
+  /**
+   * Targets of the image–caption loss: 'paper' (the diagonal), or 'shared' (captions naming the same nouns are
+   * positives of each other's images, sameKeysTargets; needs TrainBatch.imageKeys, else the diagonal).
+   */
+  contrastiveTargets?: ContrastiveTargets;
 }
+
+export type ContrastiveTargets = 'paper' | 'shared';
 
 /** 'border': the group holding most of the image's border patches takes no noun (model/noun-matching.ts backdropGroups). */
 export type MatchBackdrop = 'none' | 'border';
@@ -210,7 +217,8 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const rows = b.batch + m;
   const text = model.encodeText(ids, rows);
   const captions = k ? slice(text, 0, 0, b.batch) : text;
-  const eye = Tensor.fromArray(diagonalTargets(b.batch), [b.batch, b.batch]);
+  const shared = o.contrastiveTargets === 'shared' && b.imageKeys;
+  const eye = Tensor.fromArray(shared ? sameKeysTargets(b.imageKeys!) : diagonalTargets(b.batch), [b.batch, b.batch]);
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
   if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness, contrast, matched: null };
   const prompts = slice(text, 0, b.batch, m);

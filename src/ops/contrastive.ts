@@ -34,6 +34,27 @@ export function diagonalTargets(n: number): Float32Array {
 }
 
 /**
+ * Targets of the image–text loss where captions with the same nouns match each other's images: image i and caption j
+ * are a positive pair when i = j or both images own the same non-empty set of keys (their captions' nouns). A batch
+ * of a world with 8 shapes holds many captions that name the same shapes in other words ("a star and a circle",
+ * "there is a circle next to a star"); the paper's diagonal makes each the other's negative, a target no image can
+ * meet, since the captions differ only in words that say nothing of the image. The matrix is symmetric, so rows and
+ * columns take the same targets: 1/n on each of the n positives.   owners:[B] -> [B, B]
+ */
+export function sameKeysTargets(owners: readonly (readonly string[])[]): Float32Array {
+  const n = owners.length;
+  const keyOf = owners.map((o) => (o.length ? [...new Set(o)].sort().join('\u0000') : null));
+  const t = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const same = (j: number) => i === j || (keyOf[i] !== null && keyOf[i] === keyOf[j]);
+    let count = 0;
+    for (let j = 0; j < n; j++) if (same(j)) count++;
+    for (let j = 0; j < n; j++) if (same(j)) t[i * n + j] = 1 / count;
+  }
+  return t;
+}
+
+/**
  * Targets of the multi-label loss (GROUPVIT.md §1.5): images [B] against prompts [B·k] owned k per image.
  * Rows (image→prompts): 1/k on the image's own prompts. Columns (prompt→images): one-hot on its owner.
  */

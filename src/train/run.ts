@@ -5,10 +5,11 @@ import { parseConfig, type GroupViTConfig } from '../model/config.js';
 import { loadTokenizer, type Tokenizer } from '../data/tokenizer/index.js';
 import { openImageTextDataset } from '../data/open-dataset.js';
 import { UserError } from '../util/errors.js';
-import { TrainStep, type StepResult } from './step.js';
+import { TrainStep, type StepResult, type TrainStepOptions } from './step.js';
 import { cosineLr } from './adamw.js';
 import { trainPreset, type TrainRecipe } from './presets.js';
-import { RecordBatches, ShapesBatches, type BatchSource } from './batches.js';
+import { RecordBatches, ShapesBatches, type BatchSource, type PromptSpec } from './batches.js';
+import type { PatchTerms } from './patch-affinity.js';
 import { PrefetchingBatches } from './prefetch.js';
 import type { SourceSpec } from './source-spec.js';
 import { latestSnapshot, restoreSnapshot, saveSnapshot, writeJsonAtomic } from './checkpoint.js';
@@ -77,6 +78,35 @@ function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: T
   return { tok: loadTokenizer('/nonexistent', config), files: [] };
 }
 
+/** The prompts a recipe asks of its batches. */
+export function promptSpecFor(recipe: TrainRecipe): PromptSpec {
+  return { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0, backgroundNoun: recipe.backgroundNoun ?? '' };
+}
+
+/** The patch weights a recipe's grouping terms need with each batch. */
+export function patchTermsFor(recipe: TrainRecipe): PatchTerms {
+  const v = recipe.config.vision_config;
+  const grid = v.image_size / v.patch_size;
+  return { gridH: grid, gridW: grid, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0 };
+}
+
+/** The optimisation step a recipe describes. */
+export function stepOptionsFor(recipe: TrainRecipe, seed: number): TrainStepOptions {
+  return {
+    seed, weightDecay: recipe.weightDecay, maxNorm: recipe.maxNorm, dropPath: recipe.dropPath,
+    hard: recipe.hardAssignment, gumbel: recipe.gumbel, multiLabel: recipe.promptsPerImage > 0, multiLabelPooling: recipe.multiLabelPooling ?? 'image',
+    groupBalance: recipe.groupBalance ?? 0,
+    groupBalanceScope: recipe.groupBalanceScope ?? 'image',
+    groupSmoothness: recipe.groupSmoothness ?? 0,
+    groupSmoothnessStart: recipe.groupSmoothnessStart ?? 0,
+    groupContrast: recipe.groupContrast ?? 0,
+    groupNounMatching: recipe.groupNounMatching ?? 0,
+    groupNounMatchingBackdrop: recipe.groupNounMatchingBackdrop ?? 'none',
+    groupNounMatchingUntil: recipe.groupNounMatchingUntil ?? 0,
+    contrastiveTargets: recipe.contrastiveTargets ?? 'paper',
+  };
+}
+
 /**
  * A training run: resumable step for step (data, noise and the schedule are functions of the step; weights,
  * optimizer moments and BatchNorm statistics come back from the snapshot), with snapshots written atomically.
@@ -96,12 +126,12 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const config = recipe.config;
   const { tok, files } = tokenizerFor(config, o.tokenizer);
   const size = config.vision_config.image_size;
-  const prompts = { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0, backgroundNoun: recipe.backgroundNoun ?? '' };
+  const prompts = promptSpecFor(recipe);
   if (prompts.backgroundNoun && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s backgroundNoun needs multiLabelTargets "unique" and promptsPerImage above 0.');
   if ((recipe.groupNounMatching ?? 0) > 0 && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s groupNounMatching needs multiLabelTargets "unique" and promptsPerImage above 0.');
+  if (recipe.contrastiveTargets === 'shared' && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s contrastiveTargets "shared" needs multiLabelTargets "unique" and promptsPerImage above 0.');
   let source: BatchSource;
-  const patch = config.vision_config.patch_size;
-  const patchTerms = { gridH: size / patch, gridW: size / patch, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0 };
+  const patchTerms = patchTermsFor(recipe);
   const spec: SourceSpec = { kind: 'shapes', seed: o.seed, batchSize: recipe.batchSize, imageSize: size, prompts, tokenizerDir: o.tokenizer ?? '', config, patchTerms };
   if (o.data === 'synthetic') source = new ShapesBatches(o.seed, recipe.batchSize, size, tok, prompts);
   else {
@@ -121,18 +151,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   if ((recipe.assignInitGain ?? 1) !== 1 && !(snap && o.resume)) {
     for (const stage of model.vision_model.encoder.stages) await stage.downsample?.assign.scaleInit(recipe.assignInitGain);
   }
-  const trainer = new TrainStep(model, {
-    seed: o.seed, weightDecay: recipe.weightDecay, maxNorm: recipe.maxNorm, dropPath: recipe.dropPath,
-    hard: recipe.hardAssignment, gumbel: recipe.gumbel, multiLabel: recipe.promptsPerImage > 0, multiLabelPooling: recipe.multiLabelPooling ?? 'image',
-    groupBalance: recipe.groupBalance ?? 0,
-    groupBalanceScope: recipe.groupBalanceScope ?? 'image',
-    groupSmoothness: recipe.groupSmoothness ?? 0,
-    groupSmoothnessStart: recipe.groupSmoothnessStart ?? 0,
-    groupContrast: recipe.groupContrast ?? 0,
-    groupNounMatching: recipe.groupNounMatching ?? 0,
-    groupNounMatchingBackdrop: recipe.groupNounMatchingBackdrop ?? 'none',
-    groupNounMatchingUntil: recipe.groupNounMatchingUntil ?? 0,
-  });
+  const trainer = new TrainStep(model, stepOptionsFor(recipe, o.seed));
   let startStep = 0;
   let elapsed = 0;
   const metricsPath = join(o.out, 'metrics.jsonl');

@@ -3,7 +3,7 @@ import { backward, noGrad } from '../tensor/tape.js';
 import { concat } from '../ops/shape.js';
 import { param } from '../nn/module.js';
 import type { GroupViTModel } from '../model/groupvit.js';
-import { groupvitLosses, type BalanceScope, type MatchBackdrop, type MultiLabelPooling } from '../model/losses.js';
+import { groupvitLosses, type BalanceScope, type ContrastiveTargets, type MatchBackdrop, type MultiLabelPooling } from '../model/losses.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { patchAffinity, patchRepulsion } from './patch-affinity.js';
 
@@ -67,6 +67,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupNounMatchingBackdrop?: MatchBackdrop;
   /** Optimiser steps after which the matched noun loss stops (0: never). */
   groupNounMatchingUntil?: number;
+  /** Targets of the image–caption loss (default 'paper', the diagonal; model/losses.ts). */
+  contrastiveTargets?: ContrastiveTargets;
 }
 
 /** The smoothness or contrast term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
@@ -112,7 +114,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets },
       );
       backward(losses.total);
       this.optimizer.update(lr);

@@ -105,6 +105,22 @@ test('owned-key targets with an image that owns no prompt and a prompt no image 
   await checkLoss(4, 5, 6, rows, cols, 1.2, 'owned keys');
 });
 
+test('same-nouns contrastive targets: captions naming the same nouns in any order share their images; no nouns, own caption only; exact gradients', async () => {
+  const { sameKeysTargets } = await import('../../src/ops/contrastive.js');
+  // images 0, 2 and 4 name {star, moon} (4 twice over), 1 names {star}, 3 and 5 name nothing
+  const owners = [['star', 'moon'], ['star'], ['moon', 'star'], [], ['moon', 'star', 'moon'], []];
+  const t = sameKeysTargets(owners);
+  const third = Math.fround(1 / 3);
+  assert.deepEqual([...t.slice(0, 6)], [third, 0, third, 0, third, 0]);
+  assert.deepEqual([...t.slice(6, 12)], [0, 1, 0, 0, 0, 0]);
+  assert.deepEqual([...t.slice(18, 24)], [0, 0, 0, 1, 0, 0]);
+  assert.deepEqual([...t.slice(30, 36)], [0, 0, 0, 0, 0, 1]);
+  for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) assert.equal(t[i * 6 + j], t[j * 6 + i], `symmetric at ${i},${j}`);
+  // distinct noun sets: the paper's diagonal
+  assert.deepEqual([...sameKeysTargets([['star'], ['moon'], ['star', 'moon']])], [...diagonalTargets(3)]);
+  await checkLoss(6, 6, 8, t, t, Math.log(1 / 0.07), 'same nouns');
+});
+
 test('the logit scale gets no gradient once exp(s) is clamped at 100', async () => {
   const t = diagonalTargets(3);
   await tidyAsync(async () => {

@@ -264,6 +264,19 @@ test('matched noun loss: a short run logs it, and its loss falls; it refuses the
   for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - x.matched) < 1e-4 * x.loss, JSON.stringify(x));
   const other = mkdtempSync(join(tmpdir(), 'gv-match-paper-'));
   await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupNounMatching: 1 } })), /groupNounMatching needs multiLabelTargets "unique"/);
+  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', contrastiveTargets: 'shared' } })), /contrastiveTargets "shared" needs multiLabelTargets "unique"/);
+});
+
+test('same-nouns contrastive targets: the same first step but for the image–caption term', async () => {
+  const first = async (contrastiveTargets: string) => {
+    const out = mkdtempSync(join(tmpdir(), `gv-ctargets-${contrastiveTargets}-`));
+    await train(opts(out, { steps: 1, batchSize: 16, checkpointEvery: 1, recipe: { config: microConfig(), multiLabelTargets: 'unique', contrastiveTargets } as never }));
+    return JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n')[0]) as Record<string, number>;
+  };
+  const paper = await first('paper');
+  const shared = await first('shared');
+  assert.equal(shared.multi_label, paper.multi_label);
+  assert.ok(Math.abs(shared.contrastive - paper.contrastive) > 1e-4, `contrastive ${paper.contrastive} (paper) vs ${shared.contrastive} (shared)`);
 });
 
 test('matched noun loss with the border group held out: the same first step otherwise, another matched term', async () => {
