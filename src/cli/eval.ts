@@ -32,6 +32,7 @@ function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixe
       `diagnostics\n  image-level top class present   ${pct(d.imageTop1)}\n  groups used per image           ${d.groupsPerImage.toFixed(2)}\n` +
         `  group purity                    ${pct(d.groupPurity)}\n  mIoU with oracle background     ${(d.oracleBackgroundMIoU * 100).toFixed(1)}\n` +
         `  object's share of its group     ${pct(d.objectGroupShare)}\n  object's group named as it      ${pct(d.objectGroupNamed)}\n` +
+        `  ... named a shape not in it     ${pct(d.objectGroupNamedAbsent)}\n  ... named the image's top class ${pct(d.objectGroupNamedImageTop)}\n` +
         `  backdrop's group named a shape  ${pct(d.backgroundGroupNamed)}\n` +
         (d.classCosine === undefined ? '' : `  class names' text cosine        ${d.classCosine.toFixed(3)}\n`) +
         (d.assignMargins === undefined ? '' : `  assignment margin per stage     ${d.assignMargins.map((m) => m.toFixed(3)).join(' / ')}\n`),

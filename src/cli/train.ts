@@ -49,6 +49,7 @@ const RECIPE_CHOICES: Record<string, readonly string[]> = {
   contrastiveTargets: ['paper', 'shared'],
   multiLabelPooling: ['image', 'groups', 'both'],
   groupNounMatchingBackdrop: ['none', 'border'],
+  multiLabelBackdrop: ['none', 'border'],
   promptTemplates: ['full', 'subset', 'simple'],
   groupBalanceScope: ['image', 'batch', 'image-then-batch'],
 };

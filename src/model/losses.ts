@@ -80,6 +80,12 @@ export interface LossOptions {
   /** Which group of each image the matching holds out as its backdrop: none, or the one holding most border patches. */
   matchBackdrop?: MatchBackdrop;
   /**
+   * Which group of each image the per-group multi-label loss leaves out of its max: 'none', or 'border' (the group
+   * holding most border patches, the backdrop; model/noun-matching.ts backdropGroups). With 'none' the backdrop's
+   * group, the largest, wins the max for every noun and carries the scene's names (README, Training).
+   */
+  multiLabelBackdrop?: MatchBackdrop;
+  /**
    * Targets of the image–caption loss: 'paper' (the diagonal), or 'shared' (captions naming the same nouns are
    * positives of each other's images, sameKeysTargets; needs TrainBatch.imageKeys, else the diagonal).
    */
@@ -100,10 +106,21 @@ function scaledCosine(a: Tensor, b: Tensor, logScale: Tensor): Tensor {
  * Logits of B images against M prompts from G embeddings per image (G = 1: the pooled image embedding), each
  * prompt scored by the image's best-matching embedding.   embeds:[B·G, P], prompts:[M, P] -> [B, M]
  */
-export function promptLogits(embeds: Tensor, groups: number, prompts: Tensor, logScale: Tensor): Tensor {
-  const all = scaledCosine(embeds, prompts, logScale);
+export function promptLogits(embeds: Tensor, groups: number, prompts: Tensor, logScale: Tensor, heldOut: Int32Array | null = null): Tensor {
+  let all = scaledCosine(embeds, prompts, logScale);
   if (groups === 1) return all;
+  if (heldOut) all = add(all, Tensor.fromArray(heldOutPenalty(heldOut, groups, prompts.shape[0]), all.shape));
   return maxAxis(all.view([embeds.shape[0] / groups, groups, prompts.shape[0]]), 1);
+}
+
+/** Logits far below any cosine's (at most 100 in size): an image's held-out group never wins its max. */
+const HELD_OUT_LOGIT = -1e4;
+
+/** An additive mask over per-group prompt logits: HELD_OUT_LOGIT on the rows of each image's held-out group.   -> [B·G, M] */
+export function heldOutPenalty(heldOut: Int32Array, groups: number, prompts: number): Float32Array {
+  const out = new Float32Array(heldOut.length * groups * prompts);
+  heldOut.forEach((g, i) => out.fill(HELD_OUT_LOGIT, (i * groups + g) * prompts, (i * groups + g + 1) * prompts));
+  return out;
 }
 
 /**
@@ -186,7 +203,8 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   if (smoothWeight > 0 && !o.patchAffinity) throw new Error('groupvitLosses: the smoothness term needs the patch affinity');
   if (contrastWeight > 0 && !o.patchRepulsion) throw new Error('groupvitLosses: the contrast term needs the patch repulsion');
   const matchWeight = o.matchWeight ?? 0;
-  const border = matchWeight > 0 && o.matchBackdrop === 'border' && logits.length > 0;
+  const perGroupPooling = pooling !== 'image';
+  const border = ((matchWeight > 0 && o.matchBackdrop === 'border') || (perGroupPooling && o.multiLabelBackdrop === 'border')) && logits.length > 0;
   const composite = (smoothWeight > 0 || contrastWeight > 0) && logits.length ? compositeAssignment(logits) : null;
   const smoothness = composite && smoothWeight > 0 ? smoothnessTerm(composite, o.patchAffinity!, smoothWeight) : null;
   const contrast = composite && contrastWeight > 0 ? contrastTerm(composite, o.patchRepulsion!, contrastWeight) : null;
@@ -225,9 +243,6 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
   const colT = Tensor.fromArray(t.cols, [b.batch, m]);
-  const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!), rowT, colT);
-  const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
-  const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
   let heldOut: Int32Array | null = null;
   if (border) {
     const [, , h, w] = b.pixels.shape;
@@ -235,7 +250,12 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
     const map = composite ?? noGrad(() => compositeAssignment(logits));
     heldOut = backdropGroups(await map.toArray(), b.batch, h / p, w / p, groups);
   }
-  const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, heldOut) : null;
+  const maxHeldOut = o.multiLabelBackdrop === 'border' ? heldOut : null;
+  const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!, maxHeldOut), rowT, colT);
+  const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
+  const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
+  const matchHeldOut = o.matchBackdrop === 'border' ? heldOut : null;
+  const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, matchHeldOut) : null;
   const total = withTerms(add(contrastive, matched ? add(multiLabel, matched) : multiLabel));
   return { total, contrastive, multiLabel, balance, smoothness, contrast, matched };
 }

@@ -20,6 +20,14 @@ export interface GroupDiagnostics {
   /** Share of objects whose best group (as above) is named as the object: the naming, group by group. */
   objectGroupNamed: number;
   /**
+   * Share of objects whose best group is named a shape that is nowhere in the image, and share whose best group takes
+   * the image-level top class. Models that recognise scenes equally well (imageTop1) differ most here: where the
+   * groups take the image's top class, an object's group carries the scene's identity; where they take absent
+   * shapes, the group tokens hold the identity jointly and no one group's projection names it (README, Training).
+   */
+  objectGroupNamedAbsent: number;
+  objectGroupNamedImageTop: number;
+  /**
    * Share of images whose largest mostly-background group is named (no background rule) with a shape that is in the
    * image, over the images that have such a group: well above objectGroupNamed, the backdrop's group carries the
    * scene's identity instead of the objects' own groups (TRAINING-NOTES: where the name lands).
@@ -83,6 +91,8 @@ export class GroupStats {
   private objects = 0;
   private objectShare = 0;
   private objectNamed = 0;
+  private objectNamedAbsent = 0;
+  private objectNamedImageTop = 0;
   private backgroundImages = 0;
   private backgroundNamed = 0;
 
@@ -128,6 +138,8 @@ export class GroupStats {
       this.objects++;
       this.objectShare += pixels / total;
       if (groupClass[group] + 1 === label) this.objectNamed++;
+      if (!best.has(groupClass[group] + 1)) this.objectNamedAbsent++;
+      if (groupClass[group] === imageTopClass) this.objectNamedImageTop++;
     }
     let backdrop = -1;
     let backdropPixels = 0;
@@ -151,6 +163,8 @@ export class GroupStats {
       oracleBackgroundMIoU: this.oracle.mean(),
       objectGroupShare: this.objectShare / Math.max(this.objects, 1),
       objectGroupNamed: this.objectNamed / Math.max(this.objects, 1),
+      objectGroupNamedAbsent: this.objectNamedAbsent / Math.max(this.objects, 1),
+      objectGroupNamedImageTop: this.objectNamedImageTop / Math.max(this.objects, 1),
       backgroundGroupNamed: this.backgroundNamed / Math.max(this.backgroundImages, 1),
     };
   }

@@ -104,6 +104,7 @@ export function stepOptionsFor(recipe: TrainRecipe, seed: number): TrainStepOpti
     groupNounMatchingBackdrop: recipe.groupNounMatchingBackdrop ?? 'none',
     groupNounMatchingUntil: recipe.groupNounMatchingUntil ?? 0,
     contrastiveTargets: recipe.contrastiveTargets ?? 'paper',
+    multiLabelBackdrop: recipe.multiLabelBackdrop ?? 'none',
   };
 }
 

@@ -67,6 +67,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupNounMatchingBackdrop?: MatchBackdrop;
   /** Optimiser steps after which the matched noun loss stops (0: never). */
   groupNounMatchingUntil?: number;
+  /** Which group of each image the per-group multi-label loss leaves out of its max (default 'none'; model/losses.ts). */
+  multiLabelBackdrop?: MatchBackdrop;
   /** Targets of the image–caption loss (default 'paper', the diagonal; model/losses.ts). */
   contrastiveTargets?: ContrastiveTargets;
 }
@@ -114,7 +116,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop },
       );
       backward(losses.total);
       this.optimizer.update(lr);

@@ -157,12 +157,13 @@ test('shared-key multi-label targets: identical nouns are positives across image
 });
 
 /** The per-group multi-label loss: each prompt scored by the image's best group, then the fused CE. */
-function groupLossRef(grp: Float64Array, txt: Float64Array, s: number, b: number, g: number, m: number, d: number, tr: ArrayLike<number>, tc: ArrayLike<number>): number {
+function groupLossRef(grp: Float64Array, txt: Float64Array, s: number, b: number, g: number, m: number, d: number, tr: ArrayLike<number>, tc: ArrayLike<number>, heldOut: Int32Array | null = null): number {
   const a = normalizeRef(grp, b * g, d);
   const t = normalizeRef(txt, m, d);
   const scale = Math.min(Math.exp(s), 100);
   const L = new Float64Array(b * m).fill(-Infinity);
   for (let i = 0; i < b; i++) for (let q = 0; q < g; q++) for (let j = 0; j < m; j++) {
+    if (heldOut && heldOut[i] === q) continue;
     let acc = 0;
     for (let k = 0; k < d; k++) acc += a[(i * g + q) * d + k] * t[j * d + k];
     L[i * m + j] = Math.max(L[i * m + j], scale * acc);
@@ -214,5 +215,34 @@ test('per-group multi-label loss (a prompt scored by its best group): value and 
       else assert.equal(norm, 0, `group row ${r} won no prompt`);
     }
     for (const x of [G, T, S]) x.grad!.release();
+  });
+});
+
+test('per-group multi-label loss with one group of each image held out of the max: value, gradients, none to the held-out rows', async () => {
+  const { promptLogits, heldOutPenalty } = await import('../../src/model/losses.js');
+  const [b, g, k, d] = [3, 4, 2, 7];
+  const m = b * k;
+  const { rows, cols } = multiLabelTargets(b, k);
+  const grp = randn(b * g * d, 41);
+  const txt = randn(m * d, 42);
+  const heldOut = Int32Array.from([2, 0, 3]);
+  const pen = heldOutPenalty(heldOut, g, m);
+  assert.deepEqual([0, 1, 2, 3].map((q) => pen[q * m]), [0, 0, -1e4, 0]);
+  assert.equal(pen.filter((v) => v !== 0).length, b * m);
+  const s0 = 1.2;
+  await tidyAsync(async () => {
+    const G = Tensor.fromArray(grp, [b * g, d]);
+    const T = Tensor.fromArray(txt, [m, d]);
+    for (const t of [G, T]) t.requiresGrad = true;
+    const loss = softCrossEntropy2d(promptLogits(G, g, T, Tensor.fromArray([s0], []), heldOut), Tensor.fromArray(rows, [b, m]), Tensor.fromArray(cols, [b, m]));
+    const want = groupLossRef(grp, txt, s0, b, g, m, d, rows, cols, heldOut);
+    assert.ok(Math.abs(want - groupLossRef(grp, txt, s0, b, g, m, d, rows, cols)) > 1e-3, 'the held-out groups would have won some prompts');
+    assertClose([await loss.item()], [want], 1e-5, 1e-5, 'held-out group loss');
+    backward(loss);
+    const dG = await G.grad!.toArray();
+    assertClose(dG, numericGrad((x) => groupLossRef(x, txt, s0, b, g, m, d, rows, cols, heldOut), Float64Array.from(grp), 1e-5), 2e-4, 2e-3, 'd groups');
+    assertClose(await T.grad!.toArray(), numericGrad((x) => groupLossRef(grp, x, s0, b, g, m, d, rows, cols, heldOut), Float64Array.from(txt), 1e-5), 2e-4, 2e-3, 'd prompts');
+    heldOut.forEach((q, i) => assert.equal(Math.hypot(...dG.slice((i * g + q) * d, (i * g + q + 1) * d)), 0, `held-out row of image ${i}`));
+    for (const x of [G, T]) x.grad!.release();
   });
 });

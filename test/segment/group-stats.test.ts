@@ -23,11 +23,15 @@ test('GroupStats: each object\'s share of its best group and whether that group 
   // Label 1 on pixels 0-2: group 0 holds two of them (and nothing else), group 1 one (beside a background pixel).
   // Best group 0: share 2/2; named class 1 (label 2), so misnamed.
   s.add(Int32Array.from([0, 0, 1, 1]), Int32Array.from([1, 0]), [1, 1, 1, 0], 0);
+  // (the image's top class 0 is not its group's name)
   // Label 2 on pixels 1-3, all in the one group with a background pixel: share 3/4, named class 1 (label 2), right.
   s.add(Int32Array.from([0, 0, 0, 0]), Int32Array.from([1]), [0, 2, 2, 2], 1);
   const r = s.report();
   assert.equal(r.objectGroupShare, (1 + 3 / 4) / 2);
   assert.equal(r.objectGroupNamed, 1 / 2);
+  // image 1's object group is named class 1 (label 2), not in that image; image 2's is named its top class 1
+  assert.equal(r.objectGroupNamedAbsent, 1 / 2);
+  assert.equal(r.objectGroupNamedImageTop, 1 / 2);
 });
 
 test('GroupStats: whether the largest mostly-background group is named with a shape of the image', () => {

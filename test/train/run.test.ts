@@ -279,6 +279,18 @@ test('same-nouns contrastive targets: the same first step but for the image–ca
   assert.ok(Math.abs(shared.contrastive - paper.contrastive) > 1e-4, `contrastive ${paper.contrastive} (paper) vs ${shared.contrastive} (shared)`);
 });
 
+test('per-group noun loss with the border group held out of its max: the same first step but for the multi-label term', async () => {
+  const first = async (multiLabelBackdrop: string) => {
+    const out = mkdtempSync(join(tmpdir(), `gv-mlbackdrop-${multiLabelBackdrop}-`));
+    await train(opts(out, { steps: 1, batchSize: 8, checkpointEvery: 1, recipe: { config: microConfig(), multiLabelTargets: 'unique', multiLabelPooling: 'both', multiLabelBackdrop } as never }));
+    return JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n')[0]) as Record<string, number>;
+  };
+  const none = await first('none');
+  const border = await first('border');
+  assert.equal(border.contrastive, none.contrastive);
+  assert.ok(Math.abs(border.multi_label - none.multi_label) > 1e-4, `multi-label ${none.multi_label} (none) vs ${border.multi_label} (border)`);
+});
+
 test('matched noun loss with the border group held out: the same first step otherwise, another matched term', async () => {
   const run = async (backdrop: string) => {
     const out = mkdtempSync(join(tmpdir(), `gv-match-${backdrop}-`));
