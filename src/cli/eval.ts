@@ -31,6 +31,7 @@ function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixe
     process.stdout.write(
       `diagnostics\n  image-level top class present   ${pct(d.imageTop1)}\n  groups used per image           ${d.groupsPerImage.toFixed(2)}\n` +
         `  group purity                    ${pct(d.groupPurity)}\n  mIoU with oracle background     ${(d.oracleBackgroundMIoU * 100).toFixed(1)}\n` +
+        `  mIoU with oracle group names    ${(d.oracleNamingMIoU * 100).toFixed(1)}\n` +
         `  object's share of its group     ${pct(d.objectGroupShare)}\n  object's group named as it      ${pct(d.objectGroupNamed)}\n` +
         `  ... named a shape not in it     ${pct(d.objectGroupNamedAbsent)}\n  ... named the image's top class ${pct(d.objectGroupNamedImageTop)}\n` +
         `  backdrop's group named a shape  ${pct(d.backgroundGroupNamed)}\n` +

@@ -16,6 +16,9 @@ test('GroupStats: image-level hits, groups per image, purity and the oracle-back
   // Oracle: image 1 -> [0, 0, 1, 1] (exact); image 2's group is mostly label 2, so all four pixels become label 2.
   // IoU background 2/3 (one background pixel called 2), label 1: 1, label 2: 3/4.
   assert.ok(Math.abs(r.oracleBackgroundMIoU - (2 / 3 + 1 + 3 / 4) / 3) < 1e-12);
+  // Oracle names: image 1 exact again; image 2's one group takes its majority label 2 everywhere, as above (the
+  // background threshold plays no part here, so the two oracles agree on these images).
+  assert.ok(Math.abs(r.oracleNamingMIoU - (2 / 3 + 1 + 3 / 4) / 3) < 1e-12);
 });
 
 test('GroupStats: each object\'s share of its best group and whether that group bears its name', () => {
@@ -44,6 +47,14 @@ test('GroupStats: whether the largest mostly-background group is named with a sh
   // No mostly-background group: not counted.
   s.add(Int32Array.from([0, 0, 0, 0]), Int32Array.from([0]), [1, 1, 1, 0], 0);
   assert.equal(s.report().backgroundGroupNamed, 1 / 2);
+});
+
+test('GroupStats: oracle group names give each group its majority label, the smaller of equals', () => {
+  const s = new GroupStats(3);
+  // group 0: pixels labelled 2, 2, 0 -> 2 (though named class 0); group 1: labels 1, 0 (a tie) -> 0
+  s.add(Int32Array.from([0, 0, 0, 1, 1]), Int32Array.from([0, 1]), [2, 2, 0, 1, 0], 0);
+  // prediction [2, 2, 2, 0, 0] against [2, 2, 0, 1, 0]: background 1/3, label 1 0/1, label 2 2/3
+  assert.ok(Math.abs(s.report().oracleNamingMIoU - (1 / 3 + 0 + 2 / 3) / 3) < 1e-12);
 });
 
 test('meanClassCosine: identical names score 1, orthogonal ones 0, a mix its mean', async () => {
