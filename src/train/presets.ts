@@ -117,7 +117,9 @@ const PRESETS: Record<string, () => TrainRecipe> = {
   // 1200 steps (was 800 until the steps got faster, 1.0–1.2 s here; 1400 took 25.7–28.9 min with the closing
   // calibration, too near 30). Held-out mIoU (eval 500, each at its calibrated rule): at 800 steps 0.154 / 0.118 for
   // seeds 0 / 1 here, 0.078 for seed 2 on an H100; at 1400 0.153 / 0.141 / 0.141 for seeds 0 / 1 / 3 here, 0.243 / 0.210
-  // for seeds 1 / 2 on an H100 (README, Training, seventh session).
+  // for seeds 1 / 2 on an H100 (README, Training, seventh session). Tried against it at 1200 steps and not adopted
+  // (README, Training, eighth session): contrastiveTargets 'shared', singleObjectSteps, a final stage without its
+  // transformer layer, multiLabelBackdrop 'border'.
   // The paper's recipe: --recipe '{"multiLabelTargets":"paper","multiLabelPooling":"image","captionColourDrop":0,
   // "groupBalance":0,"groupSmoothness":0,"groupContrast":0}' and a config with "patch_embed": "linear".
   tiny: () => ({
