@@ -10,7 +10,7 @@ import { parseConfig } from '../src/model/config.js';
 import { GroupViTModel } from '../src/model/groupvit.js';
 import { TrainStep, type StepInput } from '../src/train/step.js';
 import { trainPreset } from '../src/train/presets.js';
-import { patchTermsFor, promptSpecFor, stepOptionsFor } from '../src/train/run.js';
+import { shapesSourceSpec, stepOptionsFor } from '../src/train/run.js';
 import { makeSource } from '../src/train/source-spec.js';
 
 const FAMILIES: [string, RegExp][] = [
@@ -52,7 +52,7 @@ const model = new GroupViTModel(config, 0);
 const step = new TrainStep(model, recipe ? stepOptionsFor(recipe, 0) : { seed: 0 });
 const t = config.text_config;
 const x = recipe
-  ? makeSource({ kind: 'shapes', seed: 0, batchSize: batch, imageSize: config.vision_config.image_size, prompts: promptSpecFor(recipe), tokenizerDir: '', config, patchTerms: patchTermsFor(recipe) }).batch(Number(arg('at', '500')))
+  ? makeSource({ ...shapesSourceSpec(recipe, 0), batchSize: batch }).batch(Number(arg('at', '500')))
   : input(batch, config.vision_config.image_size, t.max_position_embeddings, 3, t.vocab_size);
 for (let i = 0; i < 2; i++) await step.run(x, 1e-3); // warm-up: pipelines compiled, pool filled
 const walls: number[] = [];

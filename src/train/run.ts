@@ -79,15 +79,21 @@ function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: T
 }
 
 /** The prompts a recipe asks of its batches. */
-export function promptSpecFor(recipe: TrainRecipe): PromptSpec {
+function promptSpecFor(recipe: TrainRecipe): PromptSpec {
   return { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0, backgroundNoun: recipe.backgroundNoun ?? '' };
 }
 
 /** The patch weights a recipe's grouping terms need with each batch. */
-export function patchTermsFor(recipe: TrainRecipe): PatchTerms {
+function patchTermsFor(recipe: TrainRecipe): PatchTerms {
   const v = recipe.config.vision_config;
   const grid = v.image_size / v.patch_size;
   return { gridH: grid, gridW: grid, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0 };
+}
+
+/** The generated world's batches as a recipe asks for them (the data worker rebuilds the source from this). */
+export function shapesSourceSpec(recipe: TrainRecipe, seed: number, tokenizerDir = ''): SourceSpec {
+  const config = recipe.config;
+  return { kind: 'shapes', seed, batchSize: recipe.batchSize, imageSize: config.vision_config.image_size, prompts: promptSpecFor(recipe), tokenizerDir, config, patchTerms: patchTermsFor(recipe) };
 }
 
 /** The optimisation step a recipe describes. */
@@ -128,12 +134,17 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
   const { tok, files } = tokenizerFor(config, o.tokenizer);
   const size = config.vision_config.image_size;
   const prompts = promptSpecFor(recipe);
-  if (prompts.backgroundNoun && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s backgroundNoun needs multiLabelTargets "unique" and promptsPerImage above 0.');
-  if ((recipe.groupNounMatching ?? 0) > 0 && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s groupNounMatching needs multiLabelTargets "unique" and promptsPerImage above 0.');
-  if (recipe.contrastiveTargets === 'shared' && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError('The recipe\'s contrastiveTargets "shared" needs multiLabelTargets "unique" and promptsPerImage above 0.');
+  // options that read each image's nouns, which only batches with prompts made per distinct noun carry
+  const needNouns: [boolean, string][] = [
+    [!!prompts.backgroundNoun, 'backgroundNoun'],
+    [(recipe.groupNounMatching ?? 0) > 0, 'groupNounMatching'],
+    [recipe.contrastiveTargets === 'shared', 'contrastiveTargets "shared"'],
+  ];
+  for (const [on, name] of needNouns) {
+    if (on && !(prompts.uniquePrompts && prompts.k > 0)) throw new UserError(`The recipe's ${name} needs multiLabelTargets "unique" and promptsPerImage above 0.`);
+  }
   let source: BatchSource;
-  const patchTerms = patchTermsFor(recipe);
-  const spec: SourceSpec = { kind: 'shapes', seed: o.seed, batchSize: recipe.batchSize, imageSize: size, prompts, tokenizerDir: o.tokenizer ?? '', config, patchTerms };
+  const spec = shapesSourceSpec(recipe, o.seed, o.tokenizer ?? '');
   if (o.data === 'synthetic') source = new ShapesBatches(o.seed, recipe.batchSize, size, tok, prompts);
   else {
     const index = openImageTextDataset(o.data);
