@@ -5,6 +5,7 @@
 // Entry points:
 //   matmul_pack    copies op(X) of one operand into an rgba32float storage texture (4 columns per texel, zero-padded)
 //                  in the blocked order matmul_texture reads; the transposes of TRANS_A/TRANS_B happen here.
+//   matmul_pack_vec4  the same, four rows per invocation with vec4 loads, where the stored rows are whole texels.
 //   matmul_texture register-blocked (TM×TN per invocation, 16×16 by default) with both operands read from textures
 //                  that matmul_pack filled: the fast path on lavapipe for all but small products. There a storage-
 //                  buffer load is a per-lane, per-component branch with a bounds check (only constant addresses take
@@ -56,6 +57,13 @@ struct PackParams {
 @group(0) @binding(1) var<storage, read> packSrc: array<f32>;
 @group(0) @binding(2) var packDst: texture_storage_2d<rgba32float, write>;
 
+// Texel (r, c4) of batch entry z of op(X), at its place in the blocked order.
+fn packStore(r: u32, c4: u32, z: u32, v: vec4f) {
+  let t = z * pk.zStride + (r >> pk.rShift) * pk.sRb + (r & ((1u << pk.rShift) - 1u)) * pk.sRi
+        + (c4 >> pk.cShift) * pk.sCb + (c4 & ((1u << pk.cShift) - 1u)) * pk.sCi;
+  textureStore(packDst, vec2u(t & (TEX_W - 1u), t >> TEX_SHIFT), v);
+}
+
 // TRANS_A here means X is stored transposed ([C, R]). Grid: (texels per row, rows, batch entries).
 @compute @workgroup_size(8, 8)
 fn matmul_pack(@builtin(global_invocation_id) id: vec3u) {
@@ -73,9 +81,41 @@ fn matmul_pack(@builtin(global_invocation_id) id: vec3u) {
       }
     }
   }
-  let t = z * pk.zStride + (r >> pk.rShift) * pk.sRb + (r & ((1u << pk.rShift) - 1u)) * pk.sRi
-        + (c4 >> pk.cShift) * pk.sCb + (c4 & ((1u << pk.cShift) - 1u)) * pk.sCi;
-  textureStore(packDst, vec2u(t & (TEX_W - 1u), t >> TEX_SHIFT), v);
+  packStore(r, c4, z, v);
+}
+
+// The same packing four rows at a time with vec4 loads, where the stored rows are whole texels: X [R, C] with C and the
+// batch stride multiples of 4 (a texel is one load), or Xᵀ [C, R] with R and the stride multiples of 4 (four loads of
+// four rows, transposed in registers). On lavapipe each storage-buffer load is a per-lane loop with bounds checks, so
+// four vec4 loads for four texels replace sixteen scalar ones. Grid: (texels per row, rows / 4,
+// batch entries); rows is a multiple of 4 (whole TM blocks for op(A), 4·K4 for op(B)).
+@group(0) @binding(1) var<storage, read> packSrc4: array<vec4f>;
+
+@compute @workgroup_size(8, 8)
+fn matmul_pack_vec4(@builtin(global_invocation_id) id: vec3u) {
+  let c4 = id.x;
+  let r0 = 4u * id.y;
+  let z = id.z;
+  if (c4 >= pk.C4 || r0 >= pk.rows) { return; }
+  let base = (z * pk.stride) / 4u;
+  if (TRANS_A) {
+    var col: array<vec4f, 4>;
+    if (r0 < pk.R) {
+      for (var j = 0u; j < 4u; j++) {
+        let c = 4u * c4 + j;
+        if (c < pk.C) { col[j] = packSrc4[base + (c * pk.R + r0) / 4u]; }
+      }
+    }
+    for (var i = 0u; i < 4u; i++) { packStore(r0 + i, c4, z, vec4f(col[0][i], col[1][i], col[2][i], col[3][i])); }
+  } else {
+    let inRow = 4u * c4 < pk.C;
+    for (var i = 0u; i < 4u; i++) {
+      let r = r0 + i;
+      var v = vec4f(0.0);
+      if (inRow && r < pk.R) { v = packSrc4[base + (r * pk.C) / 4u + c4]; }
+      packStore(r, c4, z, v);
+    }
+  }
 }
 
 struct TexParams {

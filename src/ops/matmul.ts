@@ -254,20 +254,23 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
     pass ??= enc.beginComputePass();
     return pass;
   };
-  const pack = (i: number, src: GPUBuffer, trans: boolean, tex: GPUTexture, C4: number, rows: number, batch: number) => {
-    const pipe = g.pipeline('matmul-texture', 'matmul_pack', { TRANS_A: trans ? 1 : 0 }, prefix);
-    const pass = passFor('matmul_pack');
+  // R × C is op(X); stored X is [R, C], or [C, R] when trans. Rows that are whole texels take the vec4 kernel.
+  const pack = (i: number, src: GPUBuffer, trans: boolean, tex: GPUTexture, R: number, C: number, stride: number, C4: number, rows: number, batch: number) => {
+    const vec4 = (trans ? R : C) % 4 === 0 && stride % 4 === 0;
+    const entry = vec4 ? 'matmul_pack_vec4' : 'matmul_pack';
+    const pipe = g.pipeline('matmul-texture', entry, { TRANS_A: trans ? 1 : 0 }, prefix);
+    const pass = passFor(entry);
     pass.setPipeline(pipe);
     pass.setBindGroup(0, dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
       { binding: 0, resource: uniform(i) },
       { binding: 1, resource: { buffer: src } },
       { binding: 2, resource: tex.createView() },
     ] }));
-    pass.dispatchWorkgroups(Math.ceil(C4 / 8), Math.ceil(rows / 8), batch);
+    pass.dispatchWorkgroups(Math.ceil(C4 / 8), Math.ceil(rows / (vec4 ? 32 : 8)), batch);
   };
   // A stored [K, M] (transA) is op(A) transposed; B stored [K, N] is op(B) as is.
-  pack(0, s.a, s.transA, texA, K4, Mp, plan.batchA);
-  pack(1, s.b, s.transB, texB, N4p, Kp, plan.batchB);
+  pack(0, s.a, s.transA, texA, M, K, s.strideA, K4, Mp, plan.batchA);
+  pack(1, s.b, s.transB, texB, K, N, s.strideB, N4p, Kp, plan.batchB);
   const pipe = g.pipeline('matmul-texture', 'matmul_texture', { WG_X: plan.wgX, WG_Y: plan.wgY }, prefix);
   const last = passFor('matmul_texture');
   last.setPipeline(pipe);
