@@ -79,3 +79,51 @@ fn contrastive_total() {
   for (var j = 0u; j < p.m; j++) { c += parts[p.n + j]; }
   loss[0] = 0.5 * (r / f32(p.n) + c / f32(p.m));
 }
+
+// The presence loss of rows against sets of positives (a multiple-instance cross-entropy over the columns): row i
+// should put its softmax mass on any of its positives, not on one in particular,
+//   loss_i = lse_j(x_ij) − lse_{j: t_ij > 0}(x_ij) = −log Σ_{t_ij > 0} softmax(x_i)_j,
+//   d loss_i / d x_ij = softmax(x_i)_j − [t_ij > 0]·softmax over the positives(x_i)_j,
+// and loss = Σ_i loss_i / n. A row without positives adds nothing. Bindings as contrastive_rows (trow: the positives).
+@compute @workgroup_size(64)
+fn presence_rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  let base = i * p.m;
+  var mx = -3.0e38;
+  var mxPos = -3.0e38;
+  for (var j = 0u; j < p.m; j++) {
+    let x = logits[base + j];
+    mx = max(mx, x);
+    if (trow[base + j] > 0.0) { mxPos = max(mxPos, x); }
+  }
+  if (mxPos == -3.0e38) {
+    for (var j = 0u; j < p.m; j++) { grad[base + j] = 0.0; }
+    parts[i] = 0.0;
+    return;
+  }
+  var s = 0.0;
+  var sPos = 0.0;
+  for (var j = 0u; j < p.m; j++) {
+    let x = logits[base + j];
+    s += exp(x - mx);
+    if (trow[base + j] > 0.0) { sPos += exp(x - mxPos); }
+  }
+  let lse = mx + log(s);
+  let lsePos = mxPos + log(sPos);
+  let w = 1.0 / f32(p.n);
+  for (var j = 0u; j < p.m; j++) {
+    let x = logits[base + j];
+    var g = exp(x - lse);
+    if (trow[base + j] > 0.0) { g -= exp(x - lsePos); }
+    grad[base + j] = w * g;
+  }
+  parts[i] = lse - lsePos;
+}
+
+@compute @workgroup_size(1)
+fn presence_total() {
+  var r = 0.0;
+  for (var i = 0u; i < p.n; i++) { r += parts[i]; }
+  loss[0] = r / f32(p.n);
+}

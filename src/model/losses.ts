@@ -6,7 +6,7 @@ import { l2Normalize } from '../ops/normalize.js';
 import { concat, slice, transpose } from '../ops/shape.js';
 import { maxAxis, sumAll } from '../ops/reduce.js';
 import { assignmentBalance } from '../ops/grouping-balance.js';
-import { diagonalTargets, multiLabelTargets, ownedKeyTargets, sameKeysTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
+import { diagonalTargets, multiLabelTargets, ownedKeyTargets, presenceCrossEntropy, sameKeysTargets, sharedKeyTargets, softCrossEntropy2d } from '../ops/contrastive.js';
 import type { GroupViTModel } from './groupvit.js';
 import type { GroupingOptions } from './grouping.js';
 import { noGrad } from '../tensor/tape.js';
@@ -58,6 +58,8 @@ export interface Losses {
   contrast: Tensor | null;
   /** The matched noun loss (weight · its cross-entropy), when asked for. */
   matched: Tensor | null;
+  /** The presence loss (weight · groupPresenceLoss), when asked for. */
+  presence: Tensor | null;
 }
 
 /** The additions to the paper's objective, each off by default. */
@@ -79,8 +81,11 @@ export interface LossOptions {
   matchWeight?: number;
   /** Which group of each image the matching holds out as its backdrop: none, or the one holding most border patches. */
   matchBackdrop?: MatchBackdrop;
+  /** Weight of groupPresenceLoss (0: off); it needs prompts made per distinct noun (TrainBatch.imageKeys). */
+  presenceWeight?: number;
   /**
-   * Which group of each image the per-group multi-label loss leaves out of its max: 'none', or 'border' (the group
+   * Which group of each image the per-group multi-label loss leaves out of its max (and the presence loss out of its
+   * rows): 'none', or 'border' (the group
    * holding most border patches, the backdrop; model/noun-matching.ts backdropGroups). With 'none' the backdrop's
    * group, the largest, wins the max for every noun and carries the scene's names (README, Training).
    */
@@ -189,6 +194,39 @@ export async function matchedNounLoss(groupRows: Tensor, groups: number, prompts
 }
 
 /**
+ * Positives of the presence loss: group g of image i against prompt j when image i owns prompt j's noun, except on
+ * the row of each image's held-out group (its backdrop, -1: none), which has none and adds nothing.
+ *   -> [B·G, M]
+ */
+export function presencePositives(imageKeys: readonly (readonly string[])[], promptKeys: readonly string[], groups: number, heldOut: Int32Array | null): Float32Array {
+  const m = promptKeys.length;
+  const out = new Float32Array(imageKeys.length * groups * m);
+  imageKeys.forEach((keys, i) => {
+    const owns = new Set(keys);
+    for (let g = 0; g < groups; g++) {
+      if (heldOut && heldOut[i] === g) continue;
+      promptKeys.forEach((key, j) => {
+        if (owns.has(key)) out[(i * groups + g) * m + j] = 1;
+      });
+    }
+  });
+  return out;
+}
+
+/**
+ * weight · the mean over final groups of −log Σ_{prompts of the image's nouns} softmax over the batch's prompts: every
+ * group but the held-out backdrop should be named by some noun of its own caption, none in particular. An addition to
+ * the paper: the per-group multi-label loss's max trains one group per noun and leaves the others free, and in weak
+ * runs the objects' groups are named shapes absent from the scene (50–70% of misnamed objects, README, Training).
+ *   groupRows:[B·G, P], prompts:[M, P] -> []
+ */
+export function groupPresenceLoss(groupRows: Tensor, groups: number, prompts: Tensor, logScale: Tensor, imageKeys: readonly (readonly string[])[], promptKeys: readonly string[], weight: number, heldOut: Int32Array | null): Tensor {
+  const logits = scaledCosine(groupRows, prompts, logScale);
+  const positives = Tensor.fromArray(presencePositives(imageKeys, promptKeys, groups, heldOut), logits.shape);
+  return scale(presenceCrossEntropy(logits, positives), weight);
+}
+
+/**
  * GroupViT's training objective (GROUPVIT.md §1.5): the symmetric image–caption contrastive loss plus, when prompts
  * are given, the multi-label loss of each image against its k noun prompts with its own logit scale.
  * The captions and prompts go through the text tower as one batch, so BatchNorm sees them together as NVlabs does.
@@ -203,20 +241,22 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   if (smoothWeight > 0 && !o.patchAffinity) throw new Error('groupvitLosses: the smoothness term needs the patch affinity');
   if (contrastWeight > 0 && !o.patchRepulsion) throw new Error('groupvitLosses: the contrast term needs the patch repulsion');
   const matchWeight = o.matchWeight ?? 0;
-  const perGroupPooling = pooling !== 'image';
-  const border = ((matchWeight > 0 && o.matchBackdrop === 'border') || (perGroupPooling && o.multiLabelBackdrop === 'border')) && logits.length > 0;
+  const presenceWeight = o.presenceWeight ?? 0;
+  const perGroupNouns = pooling !== 'image' || presenceWeight > 0;
+  const border = ((matchWeight > 0 && o.matchBackdrop === 'border') || (perGroupNouns && o.multiLabelBackdrop === 'border')) && logits.length > 0;
   const composite = (smoothWeight > 0 || contrastWeight > 0) && logits.length ? compositeAssignment(logits) : null;
   const smoothness = composite && smoothWeight > 0 ? smoothnessTerm(composite, o.patchAffinity!, smoothWeight) : null;
   const contrast = composite && contrastWeight > 0 ? contrastTerm(composite, o.patchRepulsion!, contrastWeight) : null;
   const withTerms = (x: Tensor) => [balance, smoothness, contrast].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), x);
   const k = b.promptIds && multiLabelScale ? b.promptsPerImage : 0;
   if (matchWeight > 0 && k > 0 && !b.imageKeys) throw new Error('groupvitLosses: the matched noun loss needs prompts made per distinct noun (imageKeys)');
+  if (presenceWeight > 0 && k > 0 && !b.imageKeys) throw new Error('groupvitLosses: the presence loss needs prompts made per distinct noun (imageKeys)');
   // prompt rows: k per image, or one per (distinct noun, template) of the batch
   const m = !k ? 0 : b.imageKeys ? b.promptKeys!.length : b.batch * k;
   const [, groups, width] = out.lastHidden.shape;
   // With per-group prompts the groups go through the projection with the pooled rows, in one batch, so its
   // BatchNorm sees both kinds of rows it will meet at inference (segmentation projects the groups).
-  const perGroup = k > 0 && (pooling !== 'image' || matchWeight > 0);
+  const perGroup = k > 0 && (perGroupNouns || matchWeight > 0);
   const groupsIn = out.lastHidden.view([b.batch * groups, width]);
   let image: Tensor;
   let groupRows: Tensor | null = null;
@@ -238,7 +278,7 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const shared = o.contrastiveTargets === 'shared' && b.imageKeys;
   const eye = Tensor.fromArray(shared ? sameKeysTargets(b.imageKeys!) : diagonalTargets(b.batch), [b.batch, b.batch]);
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
-  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness, contrast, matched: null };
+  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness, contrast, matched: null, presence: null };
   const prompts = slice(text, 0, b.batch, m);
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
@@ -256,6 +296,8 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
   const matchHeldOut = o.matchBackdrop === 'border' ? heldOut : null;
   const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, matchHeldOut) : null;
-  const total = withTerms(add(contrastive, matched ? add(multiLabel, matched) : multiLabel));
-  return { total, contrastive, multiLabel, balance, smoothness, contrast, matched };
+  const presence = presenceWeight > 0 ? groupPresenceLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, presenceWeight, maxHeldOut) : null;
+  const nounTerms = [matched, presence].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), multiLabel);
+  const total = withTerms(add(contrastive, nounTerms));
+  return { total, contrastive, multiLabel, balance, smoothness, contrast, matched, presence };
 }

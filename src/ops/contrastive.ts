@@ -3,6 +3,16 @@ import { record } from '../tensor/tape.js';
 import { grid1d, run } from './dispatch.js';
 import { mul } from './elementwise.js';
 
+/** The loss kernels write d loss / d logits beside the loss (the loss ends the graph): the tape scales it by the incoming gradient. */
+function withGradient(logits: Tensor, grad: Tensor, loss: Tensor): Tensor {
+  if (!logits.requiresGrad) {
+    grad.release();
+    return loss;
+  }
+  record([logits], loss, (g) => [mul(grad, g)]);
+  return loss;
+}
+
 /**
  * loss = ½·(mean over rows of CE(softmax(row), rowTargets) + mean over columns of CE(softmax(column), colTargets))
  *   logits:[N, M], rowTargets:[N, M] (rows sum to 1), colTargets:[N, M] (columns sum to 1) -> loss:[1]
@@ -18,12 +28,23 @@ export function softCrossEntropy2d(logits: Tensor, rowTargets: Tensor, colTarget
   run({ file: 'contrastive', entry: 'contrastive_cols', uniforms: [n, m], buffers: cols, workgroups: grid1d(m, 64) });
   run({ file: 'contrastive', entry: 'contrastive_total', uniforms: [n, m], buffers: [null, null, null, null, parts.buffer, loss.buffer], workgroups: [1] });
   parts.release();
-  if (!logits.requiresGrad) {
-    grad.release();
-    return loss;
-  }
-  record([logits], loss, (g) => [mul(grad, g)]);
-  return loss;
+  return withGradient(logits, grad, loss);
+}
+
+/**
+ * loss = mean over rows of −log Σ_{j positive} softmax(row)_j: each row puts its mass on any of its positives, a
+ * multiple-instance cross-entropy over the columns (a row without positives adds 0 but counts in the mean).
+ *   logits:[N, M], positives:[N, M] (> 0 marks a positive) -> loss:[1]
+ */
+export function presenceCrossEntropy(logits: Tensor, positives: Tensor): Tensor {
+  const [n, m] = logits.shape;
+  const grad = Tensor.empty([n, m]);
+  const parts = Tensor.empty([n]);
+  const loss = Tensor.empty([1]);
+  run({ file: 'contrastive', entry: 'presence_rows', uniforms: [n, m], buffers: [logits.buffer, positives.buffer, null, grad.buffer, parts.buffer], workgroups: grid1d(n, 64) });
+  run({ file: 'contrastive', entry: 'presence_total', uniforms: [n, m], buffers: [null, null, null, null, parts.buffer, loss.buffer], workgroups: [1] });
+  parts.release();
+  return withGradient(logits, grad, loss);
 }
 
 /** Targets of the image–text loss: the i-th image matches the i-th text. */

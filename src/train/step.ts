@@ -36,6 +36,8 @@ export interface StepResult {
   contrast?: number;
   /** The matched noun loss, when the step has one. */
   matched?: number;
+  /** The presence loss, when the step has one. */
+  presence?: number;
 }
 
 export interface TrainStepOptions extends AdamWOptions {
@@ -67,6 +69,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupNounMatchingBackdrop?: MatchBackdrop;
   /** Optimiser steps after which the matched noun loss stops (0: never). */
   groupNounMatchingUntil?: number;
+  /** Weight of the presence loss (model/losses.ts groupPresenceLoss; 0: off, the paper). */
+  groupPresence?: number;
   /** Which group of each image the per-group multi-label loss leaves out of its max (default 'none'; model/losses.ts). */
   multiLabelBackdrop?: MatchBackdrop;
   /** Targets of the image–caption loss (default 'paper', the diagonal; model/losses.ts). */
@@ -116,7 +120,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: this.o.groupPresence },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -124,14 +128,15 @@ export class TrainStep {
         p.grad?.release();
         p.grad = null;
       }
-      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, this.optimizer.scalars];
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, losses.presence ?? losses.contrastive, this.optimizer.scalars];
       return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
     });
-    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[7] };
+    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[8] };
     if (this.o.groupBalance) r.balance = values[3];
     if (smoothWeight > 0) r.smoothness = values[4];
     if (contrastWeight > 0) r.contrast = values[5];
     if (matchWeight > 0 && this.multiLabelScale) r.matched = values[6];
+    if ((this.o.groupPresence ?? 0) > 0 && this.multiLabelScale) r.presence = values[7];
     return r;
   }
 

@@ -246,3 +246,89 @@ test('per-group multi-label loss with one group of each image held out of the ma
     for (const x of [G, T]) x.grad!.release();
   });
 });
+
+/** −mean_i log Σ_{j positive} softmax(row i)_j in float64; rows without positives add 0. */
+function presenceRef(L: Float64Array, n: number, m: number, pos: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let mx = -Infinity;
+    for (let j = 0; j < m; j++) mx = Math.max(mx, L[i * m + j]);
+    let s = 0;
+    let sp = 0;
+    for (let j = 0; j < m; j++) {
+      const e = Math.exp(L[i * m + j] - mx);
+      s += e;
+      if (pos[i * m + j] > 0) sp += e;
+    }
+    if (sp > 0) total += -Math.log(sp / s);
+  }
+  return total / n;
+}
+
+test('presence cross-entropy: value and gradients on [9, 5] with a row without positives, and at logits near ±100', async () => {
+  const { presenceCrossEntropy } = await import('../../src/ops/contrastive.js');
+  const [n, m] = [9, 5];
+  const pos = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) if (i !== 4 && (i * 7 + j * 3) % 5 < 2) pos[i * m + j] = 1;
+  assert.ok([0, 1, 2, 3, 5, 6, 7, 8].every((i) => pos.slice(i * m, i * m + m).some((v) => v > 0)), 'every row but row 4 has a positive');
+  for (const spread of [3, 90]) {
+    const x = randn(n * m, 50 + spread, spread);
+    await tidyAsync(async () => {
+      const L = Tensor.fromArray(x, [n, m]);
+      L.requiresGrad = true;
+      const loss = presenceCrossEntropy(L, Tensor.fromArray(pos, [n, m]));
+      const want = presenceRef(x, n, m, pos);
+      assert.ok(want > 0.1, `a loss that can fail: ${want}`);
+      assertClose([await loss.item()], [want], 1e-5, 1e-5, `presence loss, spread ${spread}`);
+      backward(loss);
+      const g = await L.grad!.toArray();
+      assertClose(g, numericGrad((v) => presenceRef(v, n, m, pos), Float64Array.from(x), 1e-5), 1e-5, 1e-3, `d logits, spread ${spread}`);
+      assert.equal(Math.hypot(...g.slice(4 * m, 5 * m)), 0, 'the row without positives gets no gradient');
+      L.grad!.release();
+    });
+  }
+});
+
+test('presence loss of the final groups: positives by hand, the held-out backdrop row has none; value and gradients', async () => {
+  const { groupPresenceLoss, presencePositives } = await import('../../src/model/losses.js');
+  const imageKeys = [['star', 'circle'], [], ['ring']];
+  const promptKeys = ['circle', 'ring', 'star', 'circle', 'moon', 'star'];
+  const [b, g, m, d] = [3, 3, 6, 7];
+  const heldOut = Int32Array.from([1, -1, 0]);
+  const pos = presencePositives(imageKeys, promptKeys, g, heldOut);
+  const row = (i: number, q: number) => [...pos.slice((i * g + q) * m, (i * g + q + 1) * m)];
+  assert.deepEqual(row(0, 0), [1, 0, 1, 1, 0, 1]);
+  assert.deepEqual(row(0, 1), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(row(1, 2), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(row(2, 0), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(row(2, 2), [0, 1, 0, 0, 0, 0]);
+  const grp = randn(b * g * d, 61);
+  const txt = randn(m * d, 62);
+  const s0 = 1.5;
+  const ref = (G: Float64Array, T: Float64Array, s: number) => {
+    const a = normalizeRef(G, b * g, d);
+    const t = normalizeRef(T, m, d);
+    const L = new Float64Array(b * g * m);
+    for (let r = 0; r < b * g; r++) for (let j = 0; j < m; j++) {
+      let acc = 0;
+      for (let k = 0; k < d; k++) acc += a[r * d + k] * t[j * d + k];
+      L[r * m + j] = Math.min(Math.exp(s), 100) * acc;
+    }
+    return 0.5 * presenceRef(L, b * g, m, pos);
+  };
+  await tidyAsync(async () => {
+    const G = Tensor.fromArray(grp, [b * g, d]);
+    const T = Tensor.fromArray(txt, [m, d]);
+    const S = Tensor.fromArray([s0], []);
+    for (const t of [G, T, S]) t.requiresGrad = true;
+    const loss = groupPresenceLoss(G, g, T, S, imageKeys, promptKeys, 0.5, heldOut);
+    assertClose([await loss.item()], [ref(grp, txt, s0)], 1e-5, 1e-5, 'group presence loss');
+    backward(loss);
+    assertClose(await G.grad!.toArray(), numericGrad((x) => ref(x, txt, s0), Float64Array.from(grp), 1e-5), 2e-4, 2e-3, 'd groups');
+    assertClose(await T.grad!.toArray(), numericGrad((x) => ref(grp, x, s0), Float64Array.from(txt), 1e-5), 2e-4, 2e-3, 'd prompts');
+    assertClose(await S.grad!.toArray(), numericGrad((x) => ref(grp, txt, x[0]), Float64Array.of(s0), 1e-6), 2e-4, 2e-3, 'd logit scale');
+    const dG = await G.grad!.toArray();
+    for (const [i, q] of [[0, 1], [1, 0], [1, 1], [1, 2], [2, 0]]) assert.equal(Math.hypot(...dG.slice((i * g + q) * d, (i * g + q + 1) * d)), 0, `row (${i}, ${q}) has no positives`);
+    for (const t of [G, T, S]) t.grad!.release();
+  });
+});

@@ -291,6 +291,27 @@ test('per-group noun loss with the border group held out of its max: the same fi
   assert.ok(Math.abs(border.multi_label - none.multi_label) > 1e-4, `multi-label ${none.multi_label} (none) vs ${border.multi_label} (border)`);
 });
 
+test('presence loss: logged and in the total, the same first step otherwise; it refuses the paper\'s one-owner prompts', async () => {
+  const first = async (groupPresence: number) => {
+    const out = mkdtempSync(join(tmpdir(), `gv-presence-${groupPresence}-`));
+    await train(opts(out, { steps: 2, batchSize: 8, checkpointEvery: 2, recipe: { config: microConfig(), multiLabelTargets: 'unique', multiLabelPooling: 'both', multiLabelBackdrop: 'border', groupPresence } as never }));
+    return readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x) as Record<string, number>);
+  };
+  const off = await first(0);
+  const on = await first(0.5);
+  assert.equal(off[0].presence, undefined);
+  assert.equal(on[0].contrastive, off[0].contrastive);
+  assert.equal(on[0].multi_label, off[0].multi_label);
+  for (const x of on) {
+    assert.ok(Number.isFinite(x.presence) && x.presence > 0, JSON.stringify(x));
+    assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - x.presence) < 1e-4 * x.loss, JSON.stringify(x));
+  }
+  assert.ok(Math.abs(on[0].loss - off[0].loss - on[0].presence) < 1e-4 * on[0].loss, 'step 1 differs by the presence term only');
+  assert.notEqual(on[1].multi_label, off[1].multi_label, 'its gradient reached the weights');
+  const other = mkdtempSync(join(tmpdir(), 'gv-presence-paper-'));
+  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupPresence: 1 } })), /groupPresence needs multiLabelTargets "unique"/);
+});
+
 test('matched noun loss with the border group held out: the same first step otherwise, another matched term', async () => {
   const run = async (backdrop: string) => {
     const out = mkdtempSync(join(tmpdir(), `gv-match-${backdrop}-`));
