@@ -290,13 +290,14 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
     const map = composite ?? noGrad(() => compositeAssignment(logits));
     heldOut = backdropGroups(await map.toArray(), b.batch, h / p, w / p, groups);
   }
-  const maxHeldOut = o.multiLabelBackdrop === 'border' ? heldOut : null;
-  const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!, maxHeldOut), rowT, colT);
+  // the group the per-group noun losses (the max and the presence loss) leave out
+  const nounHeldOut = o.multiLabelBackdrop === 'border' ? heldOut : null;
+  const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!, nounHeldOut), rowT, colT);
   const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
   const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
   const matchHeldOut = o.matchBackdrop === 'border' ? heldOut : null;
   const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, matchHeldOut) : null;
-  const presence = presenceWeight > 0 ? groupPresenceLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, presenceWeight, maxHeldOut) : null;
+  const presence = presenceWeight > 0 ? groupPresenceLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, presenceWeight, nounHeldOut) : null;
   const nounTerms = [matched, presence].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), multiLabel);
   const total = withTerms(add(contrastive, nounTerms));
   return { total, contrastive, multiLabel, balance, smoothness, contrast, matched, presence };

@@ -36,7 +36,8 @@ export interface TrainRecipe {
   multiLabelPooling: 'image' | 'groups' | 'both';
   /**
    * Which group of each image the per-group multi-label loss (multiLabelPooling 'groups' or 'both') leaves out of its
-   * max: 'none', or 'border' (the group holding most border patches). See model/losses.ts.
+   * max, and the presence loss (groupPresence) out of its rows: 'none', or 'border' (the group holding most border
+   * patches). See model/losses.ts.
    */
   multiLabelBackdrop: MatchBackdrop;
   /** Curriculum on the generated world: scenes hold one object in the first this-many steps (0: none). */
