@@ -9,13 +9,14 @@ import { evaluateVoc } from '../segment/voc-eval.js';
 import { bgThreshForCount, calibratedRule, describeRule, parseBorderShare } from '../train/calibrate.js';
 import type { BackgroundRule } from '../segment/zero-shot.js';
 import { withTrainedModel } from './trained-model.js';
+import { parseAugment, symmetries } from '../segment/dihedral.js';
 
 type EvalOptions = AdapterOptions & {
   weights?: string; data?: string; count?: string; seed?: string; bgThresh?: string; bgBorder?: string; json?: boolean;
-  classes?: string; split?: string; protocol?: 'paper' | 'fast';
+  classes?: string; split?: string; protocol?: 'paper' | 'fast'; augment?: string;
 };
 
-function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; bgBorder?: number | null; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
+function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; bgBorder?: number | null; augment?: string; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
   if (json) {
     process.stdout.write(JSON.stringify({ weights, ...rep, iou: Object.fromEntries(rep.classes.map((c, i) => [c, rep.iou[i]])) }, null, 2) + '\n');
     return;
@@ -53,6 +54,7 @@ async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null |
       classes, split: opts.split, count: opts.count === undefined ? undefined : Number(opts.count), protocol: opts.protocol,
       bgThresh: opts.bgThresh === undefined ? undefined : Number(opts.bgThresh),
       bgBorder,
+      augment: parseAugment(opts.augment),
       onProgress: (n, total) => {
         if (!started) bar.start(total, 0);
         started = true;
@@ -63,7 +65,7 @@ async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null |
     const calibrated = opts.bgThresh === undefined && bgBorder === undefined && bgThreshForCount(seg.calibration, rep.classes.length - 1) !== undefined;
     const own = seg.backgroundFor(rep.classes.length - 1);
     const rule: BackgroundRule = { bgThresh: opts.bgThresh !== undefined ? Number(opts.bgThresh) : own.bgThresh, bgBorder: bgBorder === undefined ? own.bgBorder : bgBorder };
-    printReport({ ...rep, ...rule }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, ...rule, augment: opts.augment ?? 'none' }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
   } finally {
     seg.model.release();
   }
@@ -81,14 +83,15 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : calibrated?.bgThresh ?? DEFAULT_BG_THRESH;
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`--bg-thresh must lie between 0 and 1 (got '${opts.bgThresh}').`);
   const border = bgBorder !== undefined ? bgBorder : calibrated?.bgBorder ?? null;
+  const augment = parseAugment(opts.augment);
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'eval |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(count, 0);
     const rep = await evaluateShapes(model, tok, {
-      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, onProgress: (n) => bar.update(n),
+      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, augment, onProgress: (n) => bar.update(n),
     });
     bar.stop();
     const own = opts.bgThresh === undefined && bgBorder === undefined && calibrated !== undefined;
-    printReport({ ...rep, bgThresh, bgBorder: border }, 'held-out scenes', opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, bgThresh, bgBorder: border, augment }, augment === 'none' ? 'held-out scenes' : `held-out scenes, ${symmetries(augment).length} views each`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
   });
 }

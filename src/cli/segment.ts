@@ -13,6 +13,7 @@ import { writeOutputs, type OutputPaths } from '../segment/render.js';
 import { UserError } from '../util/errors.js';
 import { resolveConfig } from '../model/source.js';
 import { describeRule, parseBorderShare } from '../train/calibrate.js';
+import { parseAugment, symmetries, type Augment } from '../segment/dihedral.js';
 
 export interface SegmentCommandOptions extends AdapterOptions {
   classes: string;
@@ -25,6 +26,8 @@ export interface SegmentCommandOptions extends AdapterOptions {
   size?: string | number;
   stride?: string | number;
   protocol?: string;
+  /** Test-time augmentation: none, flip or dihedral (segment/dihedral.ts). */
+  augment?: string;
   json?: boolean;
   /** For weights without a config.json beside them (an NVlabs .pth): a config file or a built-in preset. */
   config?: string;
@@ -50,6 +53,7 @@ export interface SegmentReport {
   stride: number;
   bgThresh: number;
   bgBorder: number | null;
+  augment: Augment;
   classes: string[];
   templates: string[];
   /** GPU, model, weights, tokenizer and class embeddings. */
@@ -105,6 +109,7 @@ export async function segmentCommand(
   if (!images.length) throw new UserError('Name at least one image to segment.');
   const classes = parseClasses(opts.classes ?? '');
   const templates = parseTemplates(opts.template, DEFAULT_TEMPLATES);
+  const augment = parseAugment(opts.augment);
   const segOpts: SegmentOptions = {
     protocol: choice(opts.protocol, '--protocol', ['paper', 'fast'] as const),
     mode: choice(opts.mode, '--mode', ['whole', 'slide'] as const),
@@ -159,7 +164,7 @@ export async function segmentCommand(
         bar?.update(i, { name: inp.name });
         const t = performance.now();
         const image = readImage(inp.path);
-        const seg = await segmenter.segment(image, classes, { ...segOpts, templates, name: inp.path });
+        const seg = await segmenter.segment(image, classes, { ...segOpts, templates, name: inp.path, augment });
         const outputs = writeOutputs(outDirs[i], inp.name, image, seg);
         reports.push({
           image: inp.path,
@@ -186,6 +191,7 @@ export async function segmentCommand(
       stride: settings.stride,
       bgThresh: settings.bgThresh,
       bgBorder: settings.bgBorder,
+      augment,
       classes,
       templates,
       startupMs,
@@ -196,7 +202,7 @@ export async function segmentCommand(
     if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else io.stdout.write(summary(report));
     io.stderr.write(
-      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)})\n`,
+      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)}${augment === 'none' ? '' : `, ${symmetries(augment).length} views`})\n`,
     );
     return report;
   } finally {

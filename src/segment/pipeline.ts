@@ -18,6 +18,7 @@ import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
 import { meanOverTemplates, featureGrid, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
 import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
+import { addViewScores, symmetries, viewImage, viewSize, type Augment, type Symmetry } from './dihedral.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
 export type Protocol = 'paper' | 'fast';
@@ -262,11 +263,13 @@ export class Segmenter {
   }
 
   /** Segments one image into background + `classes` at the image's own size. */
-  async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Segmentation> {
+  async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string; augment?: Augment } = {}): Promise<Segmentation> {
     const settings = resolveSettings(this.config, opts, this.backgroundFor(classes.length));
     const job = await this.prepare(image, classes, settings, opts);
     const groups = new GroupCanvas(job.rh, job.rw);
-    const scores = await this.scores(job, settings, new Map(), groups);
+    let scores: ArrayLike<number> = await this.scores(job, settings, new Map(), groups);
+    const views = symmetries(opts.augment ?? 'none');
+    if (views.length > 1) scores = await this.averageViews(image, classes, settings, opts, views, job.rh, job.rw, scores);
     const { pred, pixels, scoreSum } = resizeArgmax(scores, classes.length + 1, job.rh, job.rw, image.height, image.width);
     const total = image.width * image.height;
     const names = ['background', ...classes];
@@ -305,6 +308,24 @@ export class Segmenter {
       masks.push(resizeArgmax(scores, classes.length + 1, job.rh, job.rw, image.height, image.width).pred);
     }
     return masks;
+  }
+
+  /**
+   * Test-time augmentation: the mean of the image's scores (`first`, [K+1, rh, rw] at its resized size) and those of
+   * its other views, each segmented as an image of its own and mapped back (dihedral.ts).   -> [K+1, rh, rw]
+   */
+  private async averageViews(image: RgbImage, classes: readonly string[], settings: Settings, opts: { templates?: readonly string[]; name?: string }, views: Symmetry[], rh: number, rw: number, first: ArrayLike<number>): Promise<Float64Array> {
+    const C = classes.length + 1;
+    const sum = Float64Array.from(first);
+    for (const view of views.slice(1)) {
+      const job = await this.prepare(viewImage(image, view), classes, settings, opts);
+      const [vh, vw] = viewSize(view, rh, rw);
+      const raw = await this.scores(job, settings, new Map(), null);
+      // a side that rounds differently once turned is stretched onto the turned size of the image's own grid
+      addViewScores(sum, job.rh === vh && job.rw === vw ? raw : resizeScores(raw, C, job.rh, job.rw, vh, vw), C, view, rh, rw);
+    }
+    for (let i = 0; i < sum.length; i++) sum[i] /= views.length;
+    return sum;
   }
 
   /** What every threshold of a call shares: the checked size, the class embeddings, the resized image and its windows. */

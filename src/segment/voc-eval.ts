@@ -7,6 +7,7 @@ import type { Segmenter, SegmentOptions } from './pipeline.js';
 import { IoUMeter } from './iou.js';
 import { bestThreshold } from '../train/calibrate.js';
 import type { BackgroundRule } from './zero-shot.js';
+import type { Augment } from './dihedral.js';
 
 /** PASCAL VOC's 20 classes under the names GroupViT's evaluation gives them (GROUPVIT.md §2.2). */
 export const VOC_CLASSES = [
@@ -16,6 +17,8 @@ export const VOC_CLASSES = [
 
 export interface VocEvalOptions extends SegmentOptions {
   classes?: readonly string[];
+  /** Test-time augmentation (dihedral.ts); default none. */
+  augment?: Augment;
   split?: string;
   count?: number;
   onProgress?: (done: number, total: number) => void;

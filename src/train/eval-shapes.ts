@@ -2,10 +2,11 @@ import type { GroupViTModel } from '../model/groupvit.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
-import { classEmbeddings, IoUMeter, segmentBatch } from './evaluate.js';
+import { classEmbeddings, encodeBatch, IoUMeter, segmentBatch, segmentEncoded } from './evaluate.js';
 import { ObjectHits } from '../segment/iou.js';
 import { DEFAULT_BG_THRESH } from '../segment/pipeline.js';
 import { GroupStats, meanClassCosine, type GroupDiagnostics } from '../segment/group-stats.js';
+import { addViewScores, argmaxChannels, symmetries, viewImage, type Augment } from '../segment/dihedral.js';
 
 export interface ShapesEvalOptions {
   seed: number;
@@ -16,6 +17,8 @@ export interface ShapesEvalOptions {
   /** The border rule's share (zero-shot.ts borderGroups), null or absent for the paper's threshold alone. */
   bgBorder?: number | null;
   templates?: readonly string[];
+  /** Test-time augmentation (dihedral.ts): the scores of the image's views averaged before the argmax. Default none. */
+  augment?: Augment;
   onProgress?: (done: number) => void;
 }
 
@@ -44,7 +47,19 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   let margins: { sum: number; count: number }[] = [];
   for (let start = 0; start < o.count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, o.count - start) }, (_, i) => data.sample(start + i));
-    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, o.bgThresh ?? DEFAULT_BG_THRESH, o.bgBorder ?? null);
+    const bgThresh = o.bgThresh ?? DEFAULT_BG_THRESH;
+    const views = symmetries(o.augment ?? 'none');
+    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, bgThresh, o.bgBorder ?? null, views.length > 1);
+    // the group diagnostics describe the image as it is; the masks scored are the views' average
+    if (views.length > 1) {
+      const [h, w, c] = [o.imageSize, o.imageSize, SHAPES.length + 1];
+      const sums = seg.logits!;
+      for (const view of views.slice(1)) {
+        const e = await encodeBatch(model, samples.map((s) => viewImage(s.image, view)));
+        samples.forEach((_, i) => addViewScores(sums[i], segmentEncoded(e, i, emb, SHAPES.length, bgThresh, o.bgBorder ?? null).logits, c, view, h, w));
+      }
+      seg.pred = sums.map((sum) => argmaxChannels(sum, c, h * w));
+    }
     margins = seg.margins.map((m, k) => ({ sum: m.sum + (margins[k]?.sum ?? 0), count: m.count + (margins[k]?.count ?? 0) }));
     samples.forEach((s, i) => {
       meter.add(seg.pred[i], s.mask);

@@ -26,6 +26,8 @@ export interface SegmentedBatch {
   imageTopClass: number[];
   /** Per grouping stage: Σ over the batch's tokens of the log-ratio of their two best soft assignments, and the count. */
   margins: { sum: number; count: number }[];
+  /** Each image's [C, H, W] scores (zeroShotSegment's logits), when asked for. */
+  logits?: Float64Array[];
 }
 
 function argmaxRows(x: ArrayLike<number>, rows: number, cols: number): Int32Array {
@@ -78,13 +80,14 @@ export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Arra
 }
 
 /** Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k. */
-export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null): Promise<SegmentedBatch> {
+export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, keepLogits = false): Promise<SegmentedBatch> {
   const e = await encodeBatch(model, images);
   const g = e.groups.length / e.embeds.length;
   const margins = e.softs.map((s, k) => assignmentMarginSum(s, e.size, e.shapes[k][0], e.shapes[k][1]));
-  const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins };
+  const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins, logits: keepLogits ? [] : undefined };
   for (let i = 0; i < e.size; i++) {
     const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh, bgBorder);
+    out.logits?.push(seg.logits);
     out.pred.push(bgThresh === null ? seg.pred.map((v) => v + 1) : seg.pred);
     out.groupIndex.push(seg.groupIndex);
     out.groupClass.push(argmaxRows(seg.affinity, g, numClasses));

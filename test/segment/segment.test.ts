@@ -152,6 +152,12 @@ test('slide mode averages windows and still writes the original size; --json has
   const mask = readPngIndices(report.images[0].outputs.mask);
   assert.deepEqual([mask.width, mask.height], [100, 70]);
   assert.ok(typeof parsed.startupMs === 'number' && typeof parsed.perImageMs === 'number' && typeof parsed.images[0].ms === 'number');
+  assert.equal(parsed.augment, 'none');
+  // the mirror image slides its own windows (91×64, two of them) and its scores land back on the image's pixels
+  const flipped = await run([join(dir, 'wide.png')], { mode: 'slide', size: '64', stride: '32', json: true, augment: 'flip', out: join(dir, 'flip') });
+  assert.equal(JSON.parse(flipped.stdout).augment, 'flip');
+  const flippedMask = readPngIndices(flipped.report.images[0].outputs.mask);
+  assert.deepEqual([flippedMask.width, flippedMask.height], [100, 70]);
 });
 
 test('Segmenter: class embeddings are unit rows, averaged over templates, cached per list', async () => {
@@ -193,6 +199,7 @@ test('errors: classes, templates and options are one sentence each', async () =>
   await userError(run([img], { bgThresh: '2' }), /background threshold must lie between 0 and 1/);
   await userError(run([img], { bgBorder: '0' }), /--bg-border must be 'none' or a share of the border above 0 and at most 1 \(got '0'\)/);
   await userError(run([img], { bgBorder: 'edge' }), /--bg-border must be 'none' or a share/);
+  await userError(run([img], { augment: 'rotate' }), /--augment must be none, flip, dihedral, not 'rotate'/);
   await userError(run([], {}), /at least one image/);
   assert.deepEqual(parseClasses(' red  car , tree '), ['red car', 'tree']);
   assert.deepEqual(parseTemplates(undefined, ['x {}']), ['x {}']);

@@ -1,5 +1,6 @@
 // `groupvit eval` on generated scenes: the assignment-margin diagnostic equals the margins recomputed on the host from
-// the model's own soft maps of the same scenes, and the objects counted are the scenes' own.
+// the model's own soft maps of the same scenes, and the objects counted are the scenes' own; with test-time
+// augmentation its batched masks are those of the segment pipeline, one image at a time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -13,6 +14,9 @@ import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
 import { noGradAsync } from '../../src/tensor/tape.js';
 import { normalizeImages } from '../../src/io/normalize-pixels.js';
 import { evaluateShapes } from '../../src/train/eval-shapes.js';
+import { IoUMeter } from '../../src/segment/iou.js';
+import { Segmenter } from '../../src/segment/pipeline.js';
+import { SHAPES } from '../../src/data/shapes/world.js';
 
 useGpu();
 
@@ -55,4 +59,26 @@ test('eval diagnostics: per-stage assignment margins match a host recomputation 
   assert.equal(rep.objects.total, present.reduce((a, b) => a + b, 0));
   assert.ok(rep.objects.found <= rep.objects.total && rep.objects.scenesAllFound <= count);
   model.release();
+});
+
+test('eval --augment dihedral: the batched views score as the segment pipeline does, image by image', async () => {
+  const dir = join(process.cwd(), 'models', 'shapes-tiny');
+  const seg = await Segmenter.load({ weights: dir, gpu: {} });
+  try {
+    const rule = seg.backgroundFor(SHAPES.length);
+    const count = 5;
+    const rep = await evaluateShapes(seg.model, seg.tokenizer, { seed: 7, count, imageSize: 64, batch: 3, ...rule, augment: 'dihedral' });
+    const plain = await evaluateShapes(seg.model, seg.tokenizer, { seed: 7, count, imageSize: 64, batch: 3, ...rule });
+    const data = new ShapesDataset({ seed: 7, split: 'eval', imageSize: 64 });
+    const meter = new IoUMeter(SHAPES.length + 1);
+    for (let i = 0; i < count; i++) {
+      const s = data.sample(i);
+      meter.add((await seg.segment(s.image, SHAPES, { ...rule, augment: 'dihedral' })).mask, s.mask);
+    }
+    assert.ok(Math.abs(rep.mIoU - meter.mean()) < 1e-9, `batched ${rep.mIoU} against one by one ${meter.mean()}`);
+    assert.ok(rep.mIoU !== plain.mIoU, 'the views change the masks of these scenes');
+    assert.deepEqual(rep.diagnostics.assignMargins, plain.diagnostics.assignMargins, 'the diagnostics describe the image as it is');
+  } finally {
+    seg.release();
+  }
 });
