@@ -1,8 +1,8 @@
 // The shipped model (models/shapes-tiny) through the segment pipeline on held-out scenes with known objects: the
 // end-to-end guard of weights, tokenizer, templates, the model's calibrated background rule and the zero-shot
-// pipeline together. The shipped model (the tiny preset of 2026-11-27, 1200 steps, seed 0) segments 110 of the 916
-// objects of 500 held-out scenes above IoU 0.5 and every object of 76 scenes (README, Training); of the first 150
-// scenes, those it segments whole hold one kind of shape each, of every kind but the cross.
+// pipeline together. The shipped model (the tiny preset of 2026-11-28, 1200 steps, seed 1) segments 96 of the 916
+// objects of 500 held-out scenes above IoU 0.5 and every object of 74 scenes (README, Training); of the first 150
+// scenes, those it segments whole hold one kind of shape each, of every kind but the heart (heart IoU 0.03).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -31,13 +31,13 @@ test('shipped model: held-out scenes of seven kinds of shape segment at IoU abov
     const data = new ShapesDataset({ seed: 0, split: 'eval', imageSize: 64 });
     // scene: its one kind of shape (IoU when this test was written)
     const scenes: [number, (typeof SHAPES)[number]][] = [
-      [4, 'circle'], // 0.80: a green circle to the left of an orange circle (one label, two objects)
-      [88, 'square'], // 0.69
-      [130, 'heart'], // 0.64: a blue heart and a green heart
+      [4, 'circle'], // 0.76: a green circle to the left of an orange circle (one label, two objects)
+      [121, 'square'], // 0.67: a blue square and a green square
       [36, 'star'], // 0.65
-      [142, 'triangle'], // 0.57
-      [73, 'ring'], // 0.66
-      [29, 'moon'], // 0.64
+      [17, 'triangle'], // 0.52
+      [87, 'ring'], // 0.57
+      [53, 'moon'], // 0.58: a red moon next to an orange moon
+      [93, 'cross'], // 0.60
     ];
     for (const [index, shape] of scenes) {
       const scene = data.sample(index);
@@ -48,7 +48,7 @@ test('shipped model: held-out scenes of seven kinds of shape segment at IoU abov
       assert.ok(score > 0.5, `scene ${index}: ${shape} IoU ${score.toFixed(3)}`);
       assert.ok(iou(scene.mask, out.mask, 0) > 0.8, `scene ${index}: background IoU`);
     }
-    assert.deepEqual(seg.backgroundFor(SHAPES.length), { bgThresh: 0.05, bgBorder: 0.25 }, "the model's calibrated background rule is in use");
+    assert.deepEqual(seg.backgroundFor(SHAPES.length), { bgThresh: 0.05, bgBorder: 1 }, "the model's calibrated background rule is in use");
   } finally {
     seg.release();
   }

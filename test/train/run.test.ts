@@ -260,11 +260,12 @@ test('matched noun loss: a short run logs it, and its loss falls; it refuses the
   const matched = lines.map((x) => x.matched);
   assert.ok(matched.every((v) => Number.isFinite(v) && v > 0), `the matched term is logged: ${matched.slice(0, 3)}`);
   assert.ok((matched[17] + matched[18] + matched[19]) / 3 < (matched[0] + matched[1] + matched[2]) / 3, `matched ${matched.slice(0, 3)} -> ${matched.slice(17)}`);
-  // the total holds it: the smoothness and contrast terms start at step 200, so the rest is the balance term
-  for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - x.matched) < 1e-4 * x.loss, JSON.stringify(x));
+  // the total holds it: the smoothness and contrast terms start at step 200, so the rest is the balance term and the
+  // preset's presence term
+  for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - x.matched - (x.presence ?? 0)) < 1e-4 * x.loss, JSON.stringify(x));
   const other = mkdtempSync(join(tmpdir(), 'gv-match-paper-'));
   await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupNounMatching: 1 } })), /groupNounMatching needs multiLabelTargets "unique"/);
-  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', contrastiveTargets: 'shared' } })), /contrastiveTargets "shared" needs multiLabelTargets "unique"/);
+  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', contrastiveTargets: 'shared', groupPresence: 0 } })), /contrastiveTargets "shared" needs multiLabelTargets "unique"/);
 });
 
 test('same-nouns contrastive targets: the same first step but for the image–caption term', async () => {
@@ -331,7 +332,7 @@ test('matched noun loss until a step: logged and in the total before it, gone af
   const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x) as Record<string, number>);
   // optimiser steps 0–2 are logged as steps 1–3
   assert.deepEqual(lines.map((x) => x.matched !== undefined), [true, true, true, false, false, false]);
-  for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - (x.matched ?? 0)) < 1e-4 * x.loss, JSON.stringify(x));
+  for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - (x.matched ?? 0) - (x.presence ?? 0)) < 1e-4 * x.loss, JSON.stringify(x));
 });
 
 test('single-object curriculum: scenes hold one object before singleObjectSteps, 1–3 after', async () => {
@@ -397,7 +398,7 @@ test('groupBalance: the assignment term is logged, pulls the mutual information 
   assert.ok(b.every((v) => v <= 1e-6 && v >= (-10 * (Math.log(6) + Math.log(3))) / 2 - 1e-5), b.join(' '));
   assert.ok(b[19] < b[0] - 0.3, `balance ${b[0]} -> ${b[19]}`);
   const l = rows.map((r) => r.loss as number);
-  for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance)) < 1e-4, 'total = both losses + balance');
+  for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + (r.presence ?? 0))) < 1e-4, 'total = both losses + balance (+ the preset\'s presence term)');
   assert.ok((l[17] + l[18] + l[19]) / 3 < ((l[0] + l[1] + l[2]) / 3) * 0.9, `loss ${l.slice(0, 3)} -> ${l.slice(17)}`);
 });
 
@@ -411,7 +412,7 @@ test('groupSmoothness: the smoothness term is logged within [0, weight], falls, 
   // once the other losses break the symmetry, and then pulls neighbours together
   assert.ok(Math.abs(sm[0] - 4 * (1 - 1 / 3)) < 1e-3, `smoothness at step 1: ${sm[0]}`);
   assert.ok(sm[19] < sm[0] - 0.005, `smoothness ${sm[0]} -> ${sm[19]}`);
-  for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness)) < 1e-4, 'total = losses + both terms');
+  for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness + (r.presence ?? 0))) < 1e-4, 'total = losses + both terms');
 });
 
 test('groupContrast with a delayed start: off, then ramped; logged within [0, weight]; adds into the total', async () => {
@@ -422,7 +423,7 @@ test('groupContrast with a delayed start: off, then ramped; logged within [0, we
   assert.deepEqual(rows.map((r) => r.contrast === undefined), [true, true, true, true, false, false, false, false]);
   for (const r of rows.slice(4)) {
     assert.ok(r.contrast >= -1e-5 && r.contrast <= 2 + 1e-5 && r.smoothness >= -1e-5 && r.smoothness <= 4 + 1e-5, JSON.stringify(r));
-    assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness + r.contrast)) < 1e-4, 'total = losses + the three terms');
+    assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness + r.contrast + (r.presence ?? 0))) < 1e-4, 'total = losses + the three terms');
   }
 });
 
