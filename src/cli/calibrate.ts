@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Refine } from '../segment/pamr.js';
 import cliProgress from 'cli-progress';
 import type { AdapterOptions } from '../gpu/adapter.js';
 import { UserError } from '../util/errors.js';
@@ -31,7 +32,7 @@ export async function calibrateCommand(opts: CalibrateOptions): Promise<void> {
       return;
     }
     process.stdout.write(
-      `background rule on ${count} tuning scenes (eval split, seed ${seed}), all 8 class names: mIoU % by threshold and border rule\n${ruleTable(r.tried, r)}\n` +
+      `background rule on ${count} tuning scenes (eval split, seed ${seed}), all 8 class names: mIoU % by threshold and border rule${r.refine === 'none' && r.tried.every((t) => t.refine === 'none') ? '' : ', with and without refined group maps'}\n${ruleTable(r.tried, r)}\n` +
         `shorter lists (the scene's shapes, then distractors), thresholds under that border rule: ${r.byClassCount.map((b) => `${b.classes} names ${b.bgThresh} (mIoU ${(b.mIoU * 100).toFixed(1)})`).join(', ')}\n` +
         written(opts, r),
     );
@@ -67,7 +68,13 @@ async function calibrateVocCommand(opts: CalibrateOptions, dir: string, count: n
 }
 
 /** Thresholds down, border rules across ('none' is the paper's threshold alone); the chosen cell starred. */
-function ruleTable(tried: (BackgroundRule & { mIoU: number })[], chosen: BackgroundRule): string {
+function ruleTable(tried: (BackgroundRule & { refine?: Refine; mIoU: number })[], chosen: BackgroundRule & { refine?: Refine }): string {
+  const refines = [...new Set(tried.map((t) => t.refine ?? 'none'))];
+  if (refines.length > 1) {
+    return refines
+      .map((r) => `group maps refined: ${r}\n${ruleTable(tried.filter((t) => t.refine === r).map((t) => ({ ...t, refine: undefined })), chosen.refine === r ? { ...chosen, refine: undefined } : { bgThresh: NaN, bgBorder: null })}`)
+      .join('\n');
+  }
   const borders = [...new Set(tried.map((t) => t.bgBorder))];
   const thresholds = [...new Set(tried.map((t) => t.bgThresh))];
   const head = `  ${'thresh'.padEnd(7)}${borders.map((b) => (b === null ? 'none' : `border ${b}`).padStart(12)).join('')}`;
@@ -82,8 +89,9 @@ function ruleTable(tried: (BackgroundRule & { mIoU: number })[], chosen: Backgro
   return [head, ...rows].join('\n');
 }
 
-function written(opts: CalibrateOptions, rule: BackgroundRule): string {
+function written(opts: CalibrateOptions, rule: BackgroundRule & { refine: Refine }): string {
+  const what = `${describeRule(rule)}, group maps refined: ${rule.refine}`;
   return opts.dryRun
-    ? `best: ${describeRule(rule)}; not written (--dry-run)\n`
-    : `written to ${join(opts.weights!, 'config.json')} (${describeRule(rule)}): eval and segment use it unless --bg-thresh or --bg-border is given\n`;
+    ? `best: ${what}; not written (--dry-run)\n`
+    : `written to ${join(opts.weights!, 'config.json')} (${what}): eval and segment use it unless --bg-thresh, --bg-border or --refine is given\n`;
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { parseRefine } from '../segment/pamr.js';
 import cliProgress from 'cli-progress';
 import type { AdapterOptions } from '../gpu/adapter.js';
 import { evaluateShapes } from '../train/eval-shapes.js';
@@ -6,23 +7,24 @@ import type { GroupDiagnostics } from '../segment/group-stats.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_BG_THRESH, Segmenter } from '../segment/pipeline.js';
 import { evaluateVoc } from '../segment/voc-eval.js';
-import { bgThreshForCount, calibratedRule, describeRule, parseBorderShare } from '../train/calibrate.js';
+import { bgThreshForCount, calibratedRefine, calibratedRule, describeRule, parseBorderShare } from '../train/calibrate.js';
 import type { BackgroundRule } from '../segment/zero-shot.js';
 import { withTrainedModel } from './trained-model.js';
 import { parseAugment, symmetries } from '../segment/dihedral.js';
 
 type EvalOptions = AdapterOptions & {
   weights?: string; data?: string; count?: string; seed?: string; bgThresh?: string; bgBorder?: string; json?: boolean;
-  classes?: string; split?: string; protocol?: 'paper' | 'fast'; augment?: string;
+  classes?: string; split?: string; protocol?: 'paper' | 'fast'; augment?: string; refine?: string;
 };
 
-function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; bgBorder?: number | null; augment?: string; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
+function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; bgBorder?: number | null; augment?: string; refine?: string; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
   if (json) {
     process.stdout.write(JSON.stringify({ weights, ...rep, iou: Object.fromEntries(rep.classes.map((c, i) => [c, rep.iou[i]])) }, null, 2) + '\n');
     return;
   }
   const lines = rep.classes.map((c, i) => `  ${c.padEnd(12)} ${Number.isNaN(rep.iou[i]) ? '   n/a' : (rep.iou[i] * 100).toFixed(1).padStart(6)}`);
-  const threshold = rep.bgThresh === undefined ? '' : ` (${describeRule({ bgThresh: rep.bgThresh, bgBorder: rep.bgBorder ?? null })}${thresholdFrom})`;
+  const refined = rep.refine && rep.refine !== 'none' ? `, ${rep.refine} refinement` : '';
+  const threshold = rep.bgThresh === undefined ? '' : ` (${describeRule({ bgThresh: rep.bgThresh, bgBorder: rep.bgBorder ?? null })}${thresholdFrom}${refined})`;
   process.stdout.write(`zero-shot segmentation of ${rep.images} ${what}${threshold}\n${'  class'.padEnd(14)}  IoU %\n${lines.join('\n')}\n  ${'mIoU'.padEnd(12)} ${(rep.mIoU * 100).toFixed(1).padStart(6)}\n  pixel accuracy ${(rep.pixelAccuracy * 100).toFixed(1)}%\n`);
   const o = rep.objects;
   if (o) process.stdout.write(`  objects found (IoU > 0.5 in their scene) ${o.found} of ${o.total}; scenes with every object found ${o.scenesAllFound} of ${rep.images}\n`);
@@ -55,6 +57,7 @@ async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null |
       bgThresh: opts.bgThresh === undefined ? undefined : Number(opts.bgThresh),
       bgBorder,
       augment: parseAugment(opts.augment),
+      refine: parseRefine(opts.refine),
       onProgress: (n, total) => {
         if (!started) bar.start(total, 0);
         started = true;
@@ -65,7 +68,7 @@ async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null |
     const calibrated = opts.bgThresh === undefined && bgBorder === undefined && bgThreshForCount(seg.calibration, rep.classes.length - 1) !== undefined;
     const own = seg.backgroundFor(rep.classes.length - 1);
     const rule: BackgroundRule = { bgThresh: opts.bgThresh !== undefined ? Number(opts.bgThresh) : own.bgThresh, bgBorder: bgBorder === undefined ? own.bgBorder : bgBorder };
-    printReport({ ...rep, ...rule, augment: opts.augment ?? 'none' }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, ...rule, augment: opts.augment ?? 'none', refine: parseRefine(opts.refine) ?? seg.refineDefault }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
   } finally {
     seg.model.release();
   }
@@ -84,14 +87,16 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`--bg-thresh must lie between 0 and 1 (got '${opts.bgThresh}').`);
   const border = bgBorder !== undefined ? bgBorder : calibrated?.bgBorder ?? null;
   const augment = parseAugment(opts.augment);
+  // an explicit --refine, else the refinement the model's rule was calibrated with
+  const refine = parseRefine(opts.refine) ?? calibratedRefine(join(opts.weights, 'config.json'));
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'eval |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(count, 0);
     const rep = await evaluateShapes(model, tok, {
-      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, augment, onProgress: (n) => bar.update(n),
+      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, augment, refine, onProgress: (n) => bar.update(n),
     });
     bar.stop();
     const own = opts.bgThresh === undefined && bgBorder === undefined && calibrated !== undefined;
-    printReport({ ...rep, bgThresh, bgBorder: border, augment }, augment === 'none' ? 'held-out scenes' : `held-out scenes, ${symmetries(augment).length} views each`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine }, augment === 'none' ? 'held-out scenes' : `held-out scenes, ${symmetries(augment).length} views each`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
   });
 }

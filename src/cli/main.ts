@@ -100,6 +100,7 @@ export function buildProgram(): Command {
     .option('--bg-thresh <t>', "background threshold (default: the model's calibrated one for as many class names, else 0.95)")
     .option('--bg-border <share|none>', "border rule: groups holding this share of the image's border pixels (and the one holding most) are background; none: the threshold alone (default: the model's calibrated rule, else none)")
     .option('--augment <none|flip|dihedral>', 'test-time augmentation of the generated scenes: average the scores of the image and its mirror image (flip), or of all 8 mirrored and rotated views (dihedral: for scenes without an up, like the generated shapes world); 2 or 8 times the work', 'none')
+    .option('--refine <none|pamr>', "move the group maps onto the image's colour edges before each pixel takes its group: pamr (pixel-adaptive mask refinement, Araslanov & Roth 2020) or none, the paper's bilinear upsampling alone (default: what the model's rule was calibrated with, else none)")
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => evalCommand(opts));
 
@@ -130,6 +131,7 @@ export function buildProgram(): Command {
     .option('--size <px>', 'short side of the resized image, and the window size when sliding')
     .option('--stride <px>', 'sliding-window stride (default: half the size)')
     .option('--augment <none|flip|dihedral>', 'test-time augmentation: average the scores of the image and its mirror image (flip), or of all 8 mirrored and rotated views (dihedral: for scenes without an up, like the generated shapes world); 2 or 8 times the work', 'none')
+    .option('--refine <none|pamr>', "move the group maps onto the image's colour edges before each pixel takes its group: pamr (pixel-adaptive mask refinement, Araslanov & Roth 2020) or none, the paper's bilinear upsampling alone (default: what the model's rule was calibrated with, else none)")
     .option('--config <file>', 'config.json for weights that have none beside them (an NVlabs .pth)')
     .option('--preset <name>', 'built-in config for such weights: gcc-yfcc (default) or gcc-redcap')
     .option('--json', 'print the summary of every image as JSON on stdout')

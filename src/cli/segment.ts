@@ -1,6 +1,7 @@
 // `groupvit segment IMAGE... --classes a,b,c`: zero-shot segmentation of any image with any class names. The model
 // and the class embeddings are made once for all images; each image gets NAME.mask.png, NAME.overlay.png and
 // NAME.groups.png and a summary line per class (or all of it as JSON on stdout with --json).
+import { parseRefine, type Refine } from '../segment/pamr.js';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,8 @@ export interface SegmentCommandOptions extends AdapterOptions {
   protocol?: string;
   /** Test-time augmentation: none, flip or dihedral (segment/dihedral.ts). */
   augment?: string;
+  /** Group maps onto the image's colour edges: none or pamr (segment/pamr.ts). */
+  refine?: string;
   json?: boolean;
   /** For weights without a config.json beside them (an NVlabs .pth): a config file or a built-in preset. */
   config?: string;
@@ -54,6 +57,7 @@ export interface SegmentReport {
   bgThresh: number;
   bgBorder: number | null;
   augment: Augment;
+  refine: Refine;
   classes: string[];
   templates: string[];
   /** GPU, model, weights, tokenizer and class embeddings. */
@@ -117,6 +121,7 @@ export async function segmentCommand(
     stride: num(opts.stride, '--stride', true),
     bgThresh: num(opts.bgThresh, '--bg-thresh', false),
     bgBorder: parseBorderShare(opts.bgBorder === undefined ? undefined : String(opts.bgBorder)),
+    refine: parseRefine(opts.refine),
   };
 
   // every image is checked (present, readable, PNG/JPEG, size) before the model loads
@@ -147,7 +152,7 @@ export async function segmentCommand(
   const config = pickConfig ? resolveConfig(weights, { config: opts.config, preset: opts.preset }).config : undefined;
   const segmenter = await Segmenter.load({ weights, config, gpu: { adapter: opts.adapter, backend: opts.backend } });
   try {
-    const settings = resolveSettings(segmenter.config, segOpts, segmenter.backgroundFor(classes.length));
+    const settings = resolveSettings(segmenter.config, segOpts, segmenter.backgroundFor(classes.length), segmenter.refineDefault);
     for (const inp of inputs) segmenter.checkFits(inp, settings, inp.path);
     if (opts.out) mkdirOut(resolve(opts.out));
     await segmenter.classEmbeddings(classes, templates);
@@ -192,6 +197,7 @@ export async function segmentCommand(
       bgThresh: settings.bgThresh,
       bgBorder: settings.bgBorder,
       augment,
+      refine: settings.refine,
       classes,
       templates,
       startupMs,
@@ -202,7 +208,7 @@ export async function segmentCommand(
     if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else io.stdout.write(summary(report));
     io.stderr.write(
-      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)}${augment === 'none' ? '' : `, ${symmetries(augment).length} views`})\n`,
+      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)}${settings.refine === 'none' ? '' : `, ${settings.refine} refinement`}${augment === 'none' ? '' : `, ${symmetries(augment).length} views`})\n`,
     );
     return report;
   } finally {

@@ -18,6 +18,7 @@ import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
 import { meanOverTemplates, featureGrid, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
 import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
+import type { Refine } from './pamr.js';
 import { addViewScores, symmetries, viewImage, viewSize, type Augment, type Symmetry } from './dihedral.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
@@ -47,6 +48,8 @@ export interface SegmentOptions {
   bgBorder?: number | null;
   /** Image-level top-k gate (NVlabs: 5). */
   topk?: number;
+  /** The group maps moved onto the image's colour edges (pamr.ts); absent: the model's calibrated choice, else none. */
+  refine?: Refine;
 }
 
 export interface Settings {
@@ -57,13 +60,17 @@ export interface Settings {
   bgThresh: number;
   bgBorder: number | null;
   topk: number;
+  refine: Refine;
 }
 
 /** The paper's background rule: its VOC threshold, no border rule. */
 export const PAPER_BACKGROUND: BackgroundRule = { bgThresh: DEFAULT_BG_THRESH, bgBorder: null };
 
-/** The settings of a call: the options given, else the protocol's defaults (`background`: the model's calibrated rule, if any). */
-export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}, background: BackgroundRule = PAPER_BACKGROUND): Settings {
+/**
+ * The settings of a call: the options given, else the protocol's defaults (`background`: the model's calibrated rule,
+ * if any; `refine`: the refinement it was calibrated with).
+ */
+export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}, background: BackgroundRule = PAPER_BACKGROUND, refine: Refine = 'none'): Settings {
   const imageSize = config.vision_config.image_size;
   const protocol: Protocol = opts.protocol ?? (imageSize >= 224 ? 'paper' : 'fast');
   const mode: Mode = opts.mode ?? (protocol === 'paper' ? 'slide' : 'whole');
@@ -77,7 +84,7 @@ export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`The background threshold must lie between 0 and 1, not ${bgThresh}.`);
   const bgBorder = opts.bgBorder === undefined ? background.bgBorder : opts.bgBorder;
   if (!validBorderShare(bgBorder)) throw new UserError(`The border rule's share must lie above 0 and at most 1, not ${bgBorder}.`);
-  return { protocol, mode, size, stride, bgThresh, bgBorder, topk: opts.topk ?? 5 };
+  return { protocol, mode, size, stride, bgThresh, bgBorder, topk: opts.topk ?? 5, refine: opts.refine ?? refine };
 }
 
 /** Where the model sees an image: its resized size (w, h) and the largest piece fed at once. */
@@ -137,6 +144,8 @@ interface WindowForward {
   imageEmbed: Float32Array;
   width: number;
   height: number;
+  /** The window's pixels, for the refinement. */
+  piece: RgbImage;
 }
 
 export interface SegmenterSource {
@@ -178,6 +187,11 @@ export class Segmenter {
   /** The background rule of a call that gives none: that threshold, and the model's calibrated border rule (any list length). */
   backgroundFor(classCount: number): BackgroundRule {
     return { bgThresh: this.bgThreshFor(classCount), bgBorder: this.calibration?.bgBorder ?? null };
+  }
+
+  /** The refinement of a call that gives none: the one the model's rule was calibrated with, else none. */
+  get refineDefault(): Refine {
+    return this.calibration?.refine ?? 'none';
   }
 
   get config(): GroupViTConfig {
@@ -264,7 +278,7 @@ export class Segmenter {
 
   /** Segments one image into background + `classes` at the image's own size. */
   async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string; augment?: Augment } = {}): Promise<Segmentation> {
-    const settings = resolveSettings(this.config, opts, this.backgroundFor(classes.length));
+    const settings = resolveSettings(this.config, opts, this.backgroundFor(classes.length), this.refineDefault);
     const job = await this.prepare(image, classes, settings, opts);
     const groups = new GroupCanvas(job.rh, job.rw);
     let scores: ArrayLike<number> = await this.scores(job, settings, new Map(), groups);
@@ -298,12 +312,12 @@ export class Segmenter {
    * (the rule only enters after the image encoder): what calibrating the rule on labelled images reads.
    */
   async masksAtRules(image: RgbImage, classes: readonly string[], rules: readonly BackgroundRule[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Uint8Array[]> {
-    const base = resolveSettings(this.config, opts, this.backgroundFor(classes.length));
+    const base = resolveSettings(this.config, opts, this.backgroundFor(classes.length), this.refineDefault);
     const job = await this.prepare(image, classes, base, opts);
     const forwards = new Map<number, WindowForward>();
     const masks: Uint8Array[] = [];
     for (const rule of rules) {
-      const settings = resolveSettings(this.config, { ...opts, ...rule });
+      const settings = resolveSettings(this.config, { ...opts, ...rule }, PAPER_BACKGROUND, this.refineDefault);
       const scores = await this.scores(job, settings, forwards, null);
       masks.push(resizeArgmax(scores, classes.length + 1, job.rh, job.rw, image.height, image.width).pred);
     }
@@ -372,7 +386,7 @@ export class Segmenter {
         imageEmbed: await out.embedsUnnorm.toArray(),
       };
     });
-    return { ...host, width: w, height: h };
+    return { ...host, width: w, height: h, piece };
   }
 
   /** A window's [K+1, h, w] scores (background first) and each pixel's final group, from its forward pass. */
@@ -399,6 +413,7 @@ export class Segmenter {
       bgThresh: s.bgThresh,
       bgBorder: s.bgBorder,
       topk: s.topk,
+      refine: s.refine === 'pamr' ? { image: exact ? host.piece : resizeBilinear(host.piece, sw, sh) } : undefined,
     });
     const G = host.shapes[host.shapes.length - 1][0];
     if (exact) return { logits: seg.logits, groupIndex: seg.groupIndex, groupsPerWindow: G };

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { Refine } from './pamr.js';
 import { join } from 'node:path';
 import { readImage } from '../io/image.js';
 import { readPngIndices } from '../io/png-indexed.js';
@@ -64,6 +65,8 @@ export interface VocCalibration {
   /** The rule with the best mIoU (of equals the first in the grid: the paper's rule, then the highest threshold). */
   bgThresh: number;
   bgBorder: number | null;
+  /** The group maps' refinement the rules were scored with (the option given, else the model's own). */
+  refine: Refine;
   mIoU: number;
 }
 
@@ -76,14 +79,15 @@ export async function calibrateVoc(seg: Segmenter, dir: string, grid: readonly B
   const ids = vocIds(dir, split, o.count);
   const classes = [...(o.classes ?? VOC_CLASSES)];
   const meters = grid.map(() => new IoUMeter(classes.length + 1));
+  const refine = o.refine ?? seg.calibration?.refine ?? 'none';
   for (const [i, id] of ids.entries()) {
     const { image, truth } = readVocPair(dir, id);
-    const masks = await seg.masksAtRules(image, classes, grid, { ...o, name: id });
+    const masks = await seg.masksAtRules(image, classes, grid, { ...o, refine, name: id });
     masks.forEach((m, j) => addLabels(meters[j], m, truth, id, classes.length));
     o.onProgress?.(i + 1, ids.length);
   }
   const tried = grid.map((r, j) => ({ bgThresh: r.bgThresh, bgBorder: r.bgBorder, mIoU: meters[j].mean() }));
-  return { split, images: ids.length, classes, tried, ...bestThreshold(tried) };
+  return { split, images: ids.length, classes, tried, refine, ...bestThreshold(tried) };
 }
 
 /** The image ids of a split (the first `count` of them), or a UserError naming what is missing. */

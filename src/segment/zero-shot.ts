@@ -3,6 +3,7 @@
  * soft maps multiplied across stages, bilinearly upsampled, one group per pixel, group–class affinity gated by the
  * image-level top-k, and the background rule. All maps here are small (G ≤ 8 groups), so the host is the right place.
  */
+import { pamrRefine, type PamrOptions } from './pamr.js';
 
 /** Cumulative soft assignment of each patch to the groups of every stage: softs[i] is [S_i, L_i] (L_0 = N patches). */
 export function cumulativeSoft(softs: Float32Array[], shapes: [number, number][]): Float64Array[] {
@@ -131,6 +132,8 @@ export interface SegmentInput {
   /** The border rule's share (borderGroups), or null/absent for the paper's threshold alone; only with a threshold. */
   bgBorder?: number | null;
   topk?: number;
+  /** Refine the group maps with PAMR on this window's pixels ([height, width, 3]) before each pixel picks its group. */
+  refine?: { image: { width: number; height: number; data: ArrayLike<number> }; options?: PamrOptions };
 }
 
 export interface SegmentResult {
@@ -157,7 +160,12 @@ export function zeroShotSegment(inp: SegmentInput): SegmentResult {
   const G = inp.softShapes[inp.softShapes.length - 1][0];
   const n = inp.softShapes[0][1];
   const [fh, fw] = featureGrid(n, H, W);
-  const groupMap = bilinear(last, fh, fw, G, H, W);
+  let groupMap = bilinear(last, fh, fw, G, H, W);
+  if (inp.refine) {
+    const img = inp.refine.image;
+    if (img.width !== W || img.height !== H) throw new Error(`zeroShotSegment: refining ${H}×${W} maps with a ${img.height}×${img.width} image`);
+    groupMap = pamrRefine(groupMap, G, img, inp.refine.options);
+  }
   const groupIndex = new Int32Array(H * W);
   const groupMargin = new Float64Array(H * W);
   for (let p = 0; p < H * W; p++) {

@@ -14,6 +14,7 @@ import { Random, mix32 } from '../util/random.js';
 import { classEmbeddings, encodeBatch, IoUMeter, segmentEncoded } from './evaluate.js';
 import { borderGroups, predictAt, validBorderShare, type BackgroundRule } from '../segment/zero-shot.js';
 import type { VocCalibration } from '../segment/voc-eval.js';
+import { REFINES, type Refine } from '../segment/pamr.js';
 
 /** Thresholds tried, from the paper's VOC value down. */
 export const BG_THRESH_GRID: readonly number[] = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05];
@@ -38,11 +39,13 @@ export function predictRules(groupIndex: Int32Array, affinity: Float64Array, K: 
 export interface CalibrationReport {
   seed: number;
   count: number;
-  /** mIoU on the tuning scenes at every rule of the grid. */
-  tried: (BackgroundRule & { mIoU: number })[];
-  /** The rule with the best mIoU (of equals the paper's rule, then the highest threshold). */
+  /** mIoU on the tuning scenes at every refinement and rule of the grid (refinements in the order asked, then the grid). */
+  tried: (BackgroundRule & { refine: Refine; mIoU: number })[];
+  /** The rule with the best mIoU (of equals no refinement, the paper's rule, then the highest threshold). */
   bgThresh: number;
   bgBorder: number | null;
+  /** The group maps' refinement the rule was chosen with (segment/pamr.ts), chosen with it. */
+  refine: Refine;
   mIoU: number;
   /**
    * The best threshold for shorter class lists (2 to 7 names: each scene's own shapes, then distractors drawn per
@@ -58,6 +61,8 @@ export interface CalibrateOptions {
   imageSize: number;
   batch?: number;
   grid?: readonly BackgroundRule[];
+  /** Refinements of the group maps tried (default both: none first, so that it wins ties). */
+  refines?: readonly Refine[];
   onProgress?: (done: number) => void;
 }
 
@@ -66,22 +71,26 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
   const seed = o.seed ?? 1;
   const count = o.count ?? 200;
   const grid = o.grid ?? backgroundGrid();
+  const refines = o.refines ?? REFINES;
   const wasTraining = (model.visual_projection[1] as { training: boolean }).training;
   model.eval();
   await model.prepareInference();
   const data = new ShapesDataset({ seed, split: 'eval', imageSize: o.imageSize });
   const emb = await classEmbeddings(model, tok, SHAPES, ['a photo of a {}.']);
-  const meters = grid.map(() => new IoUMeter(CLASS_NAMES.length));
+  const meterGrid = () => refines.map(() => grid.map(() => new IoUMeter(CLASS_NAMES.length)));
+  const meters = meterGrid();
   const p = emb.length / SHAPES.length;
-  const shorter = SHORTER_LISTS.map((k) => ({ k, scenes: 0, meters: grid.map(() => new IoUMeter(CLASS_NAMES.length)) }));
+  const shorter = SHORTER_LISTS.map((k) => ({ k, scenes: 0, meters: meterGrid() }));
   const batch = o.batch ?? 32;
   for (let start = 0; start < count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, count - start) }, (_, i) => data.sample(start + i));
     const e = await encodeBatch(model, samples.map((s) => s.image));
     samples.forEach((s, i) => {
-      // the groups and their scores do not depend on the threshold: one segmentation, read at every threshold
+      // the groups and their scores do not depend on the threshold: one segmentation, read at every threshold; each
+      // pixel's group depends on the refinement alone, the groups' scores on the class list alone
       const all = segmentEncoded(e, i, emb, SHAPES.length, null);
-      predictRules(all.groupIndex, all.affinity, SHAPES.length, e.height, e.width, grid).forEach((pred, j) => meters[j].add(pred, s.mask));
+      const groupIndex = refines.map((r) => (r === 'none' ? all.groupIndex : segmentEncoded(e, i, emb, SHAPES.length, null, null, s.image).groupIndex));
+      groupIndex.forEach((gi, ri) => predictRules(gi, all.affinity, SHAPES.length, e.height, e.width, grid).forEach((pred, j) => meters[ri][j].add(pred, s.mask)));
       const present = [...new Set(s.mask)].filter((c) => c > 0).map((c) => c - 1).sort((a, b) => a - b);
       const rng = new Random(mix32(seed * 7919 + start + i));
       const absent = SHAPES.map((_, c) => c).filter((c) => !present.includes(c));
@@ -96,19 +105,21 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
         classes.forEach((c, r) => sub.set(emb.subarray(c * p, (c + 1) * p), r * p));
         list.scenes++;
         const seg = segmentEncoded(e, i, sub, list.k, null);
-        predictRules(seg.groupIndex, seg.affinity, list.k, e.height, e.width, grid).forEach((pred, j) => list.meters[j].add(pred.map((v) => (v ? classes[v - 1] + 1 : 0)), s.mask));
+        groupIndex.forEach((gi, ri) =>
+          predictRules(gi, seg.affinity, list.k, e.height, e.width, grid).forEach((pred, j) => list.meters[ri][j].add(pred.map((v) => (v ? classes[v - 1] + 1 : 0)), s.mask)),
+        );
       }
     });
     o.onProgress?.(start + samples.length);
   }
   if (wasTraining) model.train();
-  const scored = (ms: IoUMeter[]) => grid.map((r, j) => ({ bgThresh: r.bgThresh, bgBorder: r.bgBorder, mIoU: ms[j].mean() }));
+  const scored = (ms: IoUMeter[][]) => refines.flatMap((refine, ri) => grid.map((r, j) => ({ bgThresh: r.bgThresh, bgBorder: r.bgBorder, refine, mIoU: ms[ri][j].mean() })));
   const tried = scored(meters);
   const best = bestThreshold(tried);
   const byClassCount = shorter
     .filter((l) => l.scenes > 0)
     .map((l) => {
-      const b = bestThreshold(scored(l.meters).filter((r) => r.bgBorder === best.bgBorder));
+      const b = bestThreshold(scored(l.meters).filter((r) => r.bgBorder === best.bgBorder && r.refine === best.refine));
       return { classes: l.k, scenes: l.scenes, bgThresh: b.bgThresh, mIoU: b.mIoU };
     });
   return { seed, count, tried, ...best, byClassCount };
@@ -133,6 +144,8 @@ export interface BgCalibration {
   classes: number;
   /** Thresholds for shorter lists, by their length. */
   byClassCount: Record<number, number>;
+  /** The group maps' refinement the rule was chosen with (config.json "groupvit.refine"; absent: none). */
+  refine: Refine;
 }
 
 /** The model folder's calibration (config.json "groupvit.bg_thresh" and the class count it was tuned with), if any. */
@@ -152,7 +165,9 @@ export function modelCalibration(configPath: string): BgCalibration | undefined 
   }
   const border = g!.bg_border === undefined ? null : g!.bg_border;
   if (!validBorderShare(border)) throw new UserError(`The model configuration ${configPath} has a groupvit.bg_border that is neither null nor a share above 0 and at most 1.`);
-  return { bgThresh: t, bgBorder: border, classes, byClassCount };
+  const refine = g!.refine === undefined ? 'none' : g!.refine;
+  if (!(REFINES as readonly unknown[]).includes(refine)) throw new UserError(`The model configuration ${configPath} has a groupvit.refine that is not one of ${REFINES.join(', ')}.`);
+  return { bgThresh: t, bgBorder: border, classes, byClassCount, refine: refine as Refine };
 }
 
 /** The threshold a calibrated model uses for a list of `count` class names (undefined: none calibrated for it). */
@@ -165,6 +180,11 @@ export function bgThreshForCount(c: BgCalibration | undefined, count: number): n
 export function calibratedRule(configPath: string): BackgroundRule | undefined {
   const c = modelCalibration(configPath);
   return c && c.classes === SHAPES.length ? { bgThresh: c.bgThresh, bgBorder: c.bgBorder } : undefined;
+}
+
+/** The refinement a model's rule was calibrated with ('none' when it has no calibration or predates refinement). */
+export function calibratedRefine(configPath: string): Refine {
+  return modelCalibration(configPath)?.refine ?? 'none';
 }
 
 /** A --bg-border value: 'none' (the paper's threshold alone) or a share above 0 and at most 1; undefined stays. */
@@ -183,20 +203,20 @@ export function describeRule(r: BackgroundRule): string {
 
 /** Records the calibration in the model folder's config.json (rewritten atomically; the model's fields untouched). */
 export function writeCalibration(dir: string, r: CalibrationReport): void {
-  recordCalibration(dir, r, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
+  recordCalibration(dir, r, r.refine, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
     data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU,
   });
 }
 
 /** Records a threshold chosen on a labelled split of a VOC-layout folder, for lists of its class count. */
 export function writeVocCalibration(dir: string, r: VocCalibration, data: string): void {
-  recordCalibration(dir, r, {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
+  recordCalibration(dir, r, r.refine, {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
 }
 
-function recordCalibration(dir: string, rule: BackgroundRule, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
+function recordCalibration(dir: string, rule: BackgroundRule, refine: Refine, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
   const path = join(dir, 'config.json');
   const raw = readRawConfig(path);
   const g = raw.groupvit && typeof raw.groupvit === 'object' ? (raw.groupvit as Record<string, unknown>) : {};
-  raw.groupvit = { ...g, bg_thresh: rule.bgThresh, bg_border: rule.bgBorder, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
+  raw.groupvit = { ...g, bg_thresh: rule.bgThresh, bg_border: rule.bgBorder, refine, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
   writeJsonAtomic(path, raw);
 }

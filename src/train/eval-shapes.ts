@@ -6,6 +6,7 @@ import { classEmbeddings, encodeBatch, IoUMeter, segmentBatch, segmentEncoded } 
 import { ObjectHits } from '../segment/iou.js';
 import { DEFAULT_BG_THRESH } from '../segment/pipeline.js';
 import { GroupStats, meanClassCosine, type GroupDiagnostics } from '../segment/group-stats.js';
+import type { Refine } from '../segment/pamr.js';
 import { addViewScores, argmaxChannels, symmetries, viewImage, type Augment } from '../segment/dihedral.js';
 
 export interface ShapesEvalOptions {
@@ -19,6 +20,8 @@ export interface ShapesEvalOptions {
   templates?: readonly string[];
   /** Test-time augmentation (dihedral.ts): the scores of the image's views averaged before the argmax. Default none. */
   augment?: Augment;
+  /** Group maps refined on each image's colour edges (segment/pamr.ts). Default none. */
+  refine?: Refine;
   onProgress?: (done: number) => void;
 }
 
@@ -49,14 +52,16 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
     const samples = Array.from({ length: Math.min(batch, o.count - start) }, (_, i) => data.sample(start + i));
     const bgThresh = o.bgThresh ?? DEFAULT_BG_THRESH;
     const views = symmetries(o.augment ?? 'none');
-    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, bgThresh, o.bgBorder ?? null, views.length > 1);
+    const refine = o.refine ?? 'none';
+    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, bgThresh, o.bgBorder ?? null, views.length > 1, refine);
     // the group diagnostics describe the image as it is; the masks scored are the views' average
     if (views.length > 1) {
       const [h, w, c] = [o.imageSize, o.imageSize, SHAPES.length + 1];
       const sums = seg.logits!;
       for (const view of views.slice(1)) {
-        const e = await encodeBatch(model, samples.map((s) => viewImage(s.image, view)));
-        samples.forEach((_, i) => addViewScores(sums[i], segmentEncoded(e, i, emb, SHAPES.length, bgThresh, o.bgBorder ?? null).logits, c, view, h, w));
+        const images = samples.map((s) => viewImage(s.image, view));
+        const e = await encodeBatch(model, images);
+        samples.forEach((_, i) => addViewScores(sums[i], segmentEncoded(e, i, emb, SHAPES.length, bgThresh, o.bgBorder ?? null, refine === 'pamr' ? images[i] : null).logits, c, view, h, w));
       }
       seg.pred = sums.map((sum) => argmaxChannels(sum, c, h * w));
     }

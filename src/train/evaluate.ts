@@ -7,6 +7,7 @@ import { normalizeImages } from '../io/normalize-pixels.js';
 import type { RgbImage } from '../io/image.js';
 import { meanOverTemplates, zeroShotSegment } from '../segment/zero-shot.js';
 import { assignmentMarginSum } from '../segment/group-stats.js';
+import type { Refine } from '../segment/pamr.js';
 
 /** L2-normalised class embeddings [K, P]: the mean over templates of the projected text, then normalised (§2.2). */
 export async function classEmbeddings(model: GroupViTModel, tok: Tokenizer, classes: readonly string[], templates: readonly string[]): Promise<Float32Array> {
@@ -67,7 +68,7 @@ export async function encodeBatch(model: GroupViTModel, images: RgbImage[]): Pro
 }
 
 /** Image i of an encoded batch through the zero-shot pipeline (zero-shot.ts) with these class embeddings and threshold. */
-export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null) {
+export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, refineWith: RgbImage | null = null) {
   const p = e.embeds.length / e.size;
   const g = e.groups.length / (e.size * p);
   return zeroShotSegment({
@@ -76,17 +77,21 @@ export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Arra
     groupEmbeds: e.groups.subarray(i * g * p, (i + 1) * g * p),
     imageEmbed: e.embeds.subarray(i * p, (i + 1) * p),
     classEmbeds: classEmb, numClasses, logitScale: e.logitScale, height: e.height, width: e.width, bgThresh, bgBorder,
+    refine: refineWith ? { image: refineWith } : undefined,
   });
 }
 
-/** Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k. */
-export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, keepLogits = false): Promise<SegmentedBatch> {
+/**
+ * Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k.
+ * refine 'pamr': the group maps follow each image's colour edges (segment/pamr.ts).
+ */
+export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, keepLogits = false, refine: Refine = 'none'): Promise<SegmentedBatch> {
   const e = await encodeBatch(model, images);
   const g = e.groups.length / e.embeds.length;
   const margins = e.softs.map((s, k) => assignmentMarginSum(s, e.size, e.shapes[k][0], e.shapes[k][1]));
   const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins, logits: keepLogits ? [] : undefined };
   for (let i = 0; i < e.size; i++) {
-    const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh, bgBorder);
+    const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh, bgBorder, refine === 'pamr' ? images[i] : null);
     out.logits?.push(seg.logits);
     out.pred.push(bgThresh === null ? seg.pred.map((v) => v + 1) : seg.pred);
     out.groupIndex.push(seg.groupIndex);

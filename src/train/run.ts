@@ -1,4 +1,5 @@
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Refine } from '../segment/pamr.js';
 import { join } from 'node:path';
 import { GroupViTModel } from '../model/groupvit.js';
 import { parseConfig, type GroupViTConfig } from '../model/config.js';
@@ -63,7 +64,7 @@ export interface TrainSummary {
   evals: { step: number; mIoU: number }[];
   seconds: number;
   /** The background threshold chosen for the weights, when the run calibrated one. */
-  calibration?: { bgThresh: number; bgBorder: number | null; mIoU: number; scenes: number };
+  calibration?: { bgThresh: number; bgBorder: number | null; refine: Refine; mIoU: number; scenes: number };
 }
 
 function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: Tokenizer; files: string[] } {
@@ -246,7 +247,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       hooks.onCalibrate?.('start');
       const r = await calibrateShapes(model, tok, { seed: 1, count, imageSize: size });
       writeCalibration(o.out, r);
-      calibration = { bgThresh: r.bgThresh, bgBorder: r.bgBorder, mIoU: r.mIoU, scenes: count };
+      calibration = { bgThresh: r.bgThresh, bgBorder: r.bgBorder, refine: r.refine, mIoU: r.mIoU, scenes: count };
       hooks.onCalibrate?.('done', r);
     }
     writeJsonAtomic(join(o.out, 'train-summary.json'), { step, steps: recipe.steps, preset: o.preset, seed: o.seed, last, evals, ...(calibration ? { calibration } : {}) });

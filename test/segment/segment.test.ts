@@ -153,6 +153,10 @@ test('slide mode averages windows and still writes the original size; --json has
   assert.deepEqual([mask.width, mask.height], [100, 70]);
   assert.ok(typeof parsed.startupMs === 'number' && typeof parsed.perImageMs === 'number' && typeof parsed.images[0].ms === 'number');
   assert.equal(parsed.augment, 'none');
+  assert.equal(parsed.refine, 'none', 'a model without a calibration is not refined');
+  const refined = await run([join(dir, 'wide.png')], { mode: 'slide', size: '64', stride: '32', json: true, refine: 'pamr', out: join(dir, 'refined') });
+  assert.equal(JSON.parse(refined.stdout).refine, 'pamr');
+  assert.notDeepEqual(readPngIndices(refined.report.images[0].outputs.mask).indices, mask.indices, 'the refinement, window by window, moves the mask');
   // the mirror image slides its own windows (91×64, two of them) and its scores land back on the image's pixels
   const flipped = await run([join(dir, 'wide.png')], { mode: 'slide', size: '64', stride: '32', json: true, augment: 'flip', out: join(dir, 'flip') });
   assert.equal(JSON.parse(flipped.stdout).augment, 'flip');
@@ -200,6 +204,7 @@ test('errors: classes, templates and options are one sentence each', async () =>
   await userError(run([img], { bgBorder: '0' }), /--bg-border must be 'none' or a share of the border above 0 and at most 1 \(got '0'\)/);
   await userError(run([img], { bgBorder: 'edge' }), /--bg-border must be 'none' or a share/);
   await userError(run([img], { augment: 'rotate' }), /--augment must be none, flip, dihedral, not 'rotate'/);
+  await userError(run([img], { refine: 'crf' }), /--refine must be one of none, pamr \(got 'crf'\)/);
   await userError(run([], {}), /at least one image/);
   assert.deepEqual(parseClasses(' red  car , tree '), ['red car', 'tree']);
   assert.deepEqual(parseTemplates(undefined, ['x {}']), ['x {}']);

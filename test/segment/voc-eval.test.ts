@@ -82,12 +82,14 @@ test('calibrate on a VOC folder: each rule scores as eval does on the tuning spl
   for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(shipped, f), join(model, f));
   const cli = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', dir, '--classes', SHAPES.join(','), '--json'], { encoding: 'utf8' });
   assert.equal(cli.status, 0, cli.stderr);
-  const out = JSON.parse(cli.stdout) as { bgThresh: number; bgBorder: number | null; written: boolean; images: number; tried: unknown[] };
+  const out = JSON.parse(cli.stdout) as { bgThresh: number; bgBorder: number | null; refine: string; written: boolean; images: number; tried: unknown[] };
   assert.equal(out.tried.length, 75, 'every threshold under every border rule');
   assert.ok(out.written && out.images === 2);
   const g = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).groupvit;
   assert.equal(g.bg_thresh, out.bgThresh);
   assert.equal(g.bg_border, out.bgBorder);
+  assert.equal(out.refine, 'pamr', "scored with the model's own refinement");
+  assert.equal(g.refine, 'pamr', 'and recorded with the rule');
   assert.equal(g.bg_thresh_tuning.classes, SHAPES.length);
   assert.match(g.bg_thresh_tuning.data, /VOC-layout folder .*split train/);
   const bad = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', join(tmpdir(), 'no-such-voc')], { encoding: 'utf8' });
@@ -96,7 +98,7 @@ test('calibrate on a VOC folder: each rule scores as eval does on the tuning spl
   const ev = spawnSync(process.execPath, ['bin/groupvit.js', 'eval', '--weights', model, '--data', dir, '--classes', SHAPES.join(',')], { encoding: 'utf8' });
   assert.equal(ev.status, 0, ev.stderr);
   const rule = describeRule(out).replace(/[.()]/g, '\\$&');
-  assert.match(ev.stdout.split('\n')[0], new RegExp(`^zero-shot segmentation of 3 images of .* \\(${rule}, the model's calibrated rule\\)$`));
+  assert.match(ev.stdout.split('\n')[0], new RegExp(`^zero-shot segmentation of 3 images of .* \\(${rule}, the model's calibrated rule, pamr refinement\\)$`));
   const again = await Segmenter.load({ weights: model });
   try {
     assert.equal(again.bgThreshFor(SHAPES.length), out.bgThresh);

@@ -31,12 +31,17 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
     const thresholds = [0.95, 0.5, 0.2, 0.05, 0];
     const grid = backgroundGrid(thresholds, [null, 1, 0.3]);
     const r = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid });
-    assert.deepEqual(r.tried.map((t) => [t.bgBorder, t.bgThresh]), grid.map((g) => [g.bgBorder, g.bgThresh]));
-    for (const [j, rule] of grid.entries()) {
-      if (![0.95, 0.05, 0].includes(rule.bgThresh)) continue;
-      const e = await evaluateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, ...rule });
-      assert.ok(Math.abs(e.mIoU - r.tried[j].mIoU) < 1e-12, `${JSON.stringify(rule)}: ${r.tried[j].mIoU} vs eval ${e.mIoU}`);
+    // every rule with the group maps as they are, then refined (none first, so that it wins ties)
+    const refines = ['none', 'pamr'] as const;
+    assert.deepEqual(r.tried.map((t) => [t.refine, t.bgBorder, t.bgThresh]), refines.flatMap((refine) => grid.map((g) => [refine, g.bgBorder, g.bgThresh])));
+    for (const [j, t] of r.tried.entries()) {
+      if (![0.95, 0.05, 0].includes(t.bgThresh)) continue;
+      const e = await evaluateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, bgThresh: t.bgThresh, bgBorder: t.bgBorder, refine: t.refine });
+      assert.ok(Math.abs(e.mIoU - t.mIoU) < 1e-12, `${JSON.stringify(t)}: ${t.mIoU} vs eval ${e.mIoU} (${j})`);
     }
+    assert.ok(r.tried.some((t, j) => j >= grid.length && t.mIoU !== r.tried[j - grid.length].mIoU), 'the refinement changes the segmentation');
+    const plainOnly = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid, refines: ['none'] });
+    assert.deepEqual(plainOnly.tried, r.tried.slice(0, grid.length), 'refinements are tried only when asked for');
     // with threshold 0 nothing is background: a different segmentation, not a copy of 0.95; the border rule differs too
     assert.notEqual(r.tried[4].mIoU, r.tried[0].mIoU);
     const changed = grid.filter((g, j) => g.bgBorder !== null && r.tried[j].mIoU !== r.tried[thresholds.indexOf(g.bgThresh)].mIoU);
@@ -52,7 +57,7 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
     const best = Math.max(...r.tried.map((t) => t.mIoU));
     assert.equal(r.mIoU, best);
     const first = r.tried.find((t) => t.mIoU === best)!;
-    assert.deepEqual([r.bgBorder, r.bgThresh], [first.bgBorder, first.bgThresh], 'the first rule of the grid reaching the best');
+    assert.deepEqual([r.refine, r.bgBorder, r.bgThresh], [first.refine, first.bgBorder, first.bgThresh], 'the first rule of the grid reaching the best');
 
     const dir = mkdtempSync(join(tmpdir(), 'gv-cal-'));
     cpSync(SHIPPED, dir, { recursive: true });
@@ -69,6 +74,7 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
     assert.deepEqual(calibratedRule(join(dir, 'config.json')), { bgThresh: 0.25, bgBorder: null });
     writeCalibration(dir, { ...r, bgThresh: 0.25, bgBorder: 0.35 });
     assert.deepEqual(calibratedRule(join(dir, 'config.json')), { bgThresh: 0.25, bgBorder: 0.35 });
+    assert.equal(modelCalibration(join(dir, 'config.json'))!.refine, r.refine, 'the refinement is recorded with the rule');
     // the model's own fields are untouched, the training record kept
     assert.deepEqual(readConfig(join(dir, 'config.json')), config);
     const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
@@ -100,6 +106,11 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
     assert.throws(() => calibratedRule(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_thresh/.test(e.message));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_thresh_by_classes: { 3: 2 } } }));
     assert.throws(() => calibratedRule(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /bg_thresh_by_classes/.test(e.message));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, refine: 'crf' } }));
+    assert.throws(() => modelCalibration(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.refine/.test(e.message));
+    const { refine: _r, ...unrefined } = raw.groupvit;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: unrefined }));
+    assert.equal(modelCalibration(join(dir, 'config.json'))!.refine, 'none', 'a calibration from before refinement is unrefined');
     for (const bad of [0, 1.5, 'border']) {
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_border: bad } }));
       assert.throws(() => modelCalibration(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_border/.test(e.message), String(bad));
@@ -118,7 +129,7 @@ test('groupvit calibrate: --dry-run leaves config.json as it was; bad arguments 
   const out = r.stdout;
   const report = JSON.parse(out);
   assert.equal(report.written, false);
-  assert.equal(report.tried.length, 75, '15 thresholds under each of 5 rules');
+  assert.equal(report.tried.length, 150, '15 thresholds under each of 5 rules, group maps refined or not');
   assert.ok(report.bgBorder === null || typeof report.bgBorder === 'number');
   assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), before);
   await assert.rejects(calibrateCommand({}), (e: unknown) => e instanceof UserError && /--weights/.test(e.message));

@@ -73,11 +73,33 @@ test('eval --augment dihedral: the batched views score as the segment pipeline d
     const meter = new IoUMeter(SHAPES.length + 1);
     for (let i = 0; i < count; i++) {
       const s = data.sample(i);
-      meter.add((await seg.segment(s.image, SHAPES, { ...rule, augment: 'dihedral' })).mask, s.mask);
+      meter.add((await seg.segment(s.image, SHAPES, { ...rule, augment: 'dihedral', refine: 'none' })).mask, s.mask);
     }
     assert.ok(Math.abs(rep.mIoU - meter.mean()) < 1e-9, `batched ${rep.mIoU} against one by one ${meter.mean()}`);
     assert.ok(rep.mIoU !== plain.mIoU, 'the views change the masks of these scenes');
     assert.deepEqual(rep.diagnostics.assignMargins, plain.diagnostics.assignMargins, 'the diagnostics describe the image as it is');
+  } finally {
+    seg.release();
+  }
+});
+
+test('eval --refine pamr: the batched refinement scores as the segment pipeline does, and moves the masks', async () => {
+  const dir = join(process.cwd(), 'models', 'shapes-tiny');
+  const seg = await Segmenter.load({ weights: dir, gpu: {} });
+  try {
+    const rule = seg.backgroundFor(SHAPES.length);
+    const count = 6;
+    const rep = await evaluateShapes(seg.model, seg.tokenizer, { seed: 5, count, imageSize: 64, batch: 4, ...rule, refine: 'pamr' });
+    const plain = await evaluateShapes(seg.model, seg.tokenizer, { seed: 5, count, imageSize: 64, batch: 4, ...rule, refine: 'none' });
+    const data = new ShapesDataset({ seed: 5, split: 'eval', imageSize: 64 });
+    const meter = new IoUMeter(SHAPES.length + 1);
+    for (let i = 0; i < count; i++) {
+      const s = data.sample(i);
+      meter.add((await seg.segment(s.image, SHAPES, { ...rule, refine: 'pamr' })).mask, s.mask);
+    }
+    assert.ok(Math.abs(rep.mIoU - meter.mean()) < 1e-9, `batched ${rep.mIoU} against one by one ${meter.mean()}`);
+    assert.notEqual(rep.mIoU, plain.mIoU, 'the refinement changes the masks of these scenes');
+    assert.ok(rep.iou[0] > plain.iou[0], `background follows the objects' edges: IoU ${rep.iou[0]} against ${plain.iou[0]}`);
   } finally {
     seg.release();
   }
