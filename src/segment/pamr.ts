@@ -3,9 +3,18 @@
 // come from the token grid (8×8 for the tiny preset, 28×28 for the paper's 448 windows) and are bilinearly upsampled,
 // so every group boundary is a blur across a patch; PAMR moves it to the image's own colour edges by repeatedly
 // replacing each pixel's maps with an affinity-weighted mean of its neighbours', the affinities from colour alone.
-// It runs here, on the host, because the group maps it refines are already there (zero-shot.ts); at 64×64 it costs
-// a few milliseconds, at 448×448 with 8 groups about a tenth of a second.
+// pamrRefine is the float64 reference; segment, eval and calibration run pamrRefineGpu (kernels/pamr.wgsl), a batch of
+// images in one command encoder: on the host a 448×448 window with 8 groups took 2.2 s.
 import { UserError } from '../util/errors.js';
+import { Tensor, tidyAsync } from '../tensor/tensor.js';
+import { grid1d, run } from '../ops/dispatch.js';
+
+/** An image as the refinement reads it: [height, width, 3] values, any scale. */
+export interface RgbLike {
+  width: number;
+  height: number;
+  data: ArrayLike<number>;
+}
 
 /** How the group maps meet the image's edges: 'none' (the paper: bilinear upsampling alone) or 'pamr'. */
 export type Refine = 'none' | 'pamr';
@@ -35,7 +44,7 @@ const RING: readonly [number, number][] = [[-1, -1], [-1, 0], [-1, 1], [0, -1], 
  * c over the pixel's 9·D taps (itself once per ring, as the original's per-dilation 3×3 kernels).
  *   image:[H, W, 3] bytes -> weights:[H·W, 8·D], and the neighbour index of each weight
  */
-export function pamrAffinity(image: { width: number; height: number; data: ArrayLike<number> }, dilations: readonly number[]): { weights: Float64Array; neighbours: Int32Array; taps: number } {
+export function pamrAffinity(image: RgbLike, dilations: readonly number[]): { weights: Float64Array; neighbours: Int32Array; taps: number } {
   const { width: W, height: H, data } = image;
   const taps = RING.length * dilations.length;
   const weights = new Float64Array(H * W * taps);
@@ -88,15 +97,19 @@ export function pamrAffinity(image: { width: number; height: number; data: Array
   return { weights, neighbours, taps };
 }
 
+function checkOptions(opts: PamrOptions): void {
+  if (!Number.isInteger(opts.iterations) || opts.iterations < 0) throw new UserError(`PAMR iterations must be a whole number of at least 0 (got ${opts.iterations}).`);
+  if (!opts.dilations.length || opts.dilations.some((d) => !Number.isInteger(d) || d < 1)) throw new UserError(`PAMR dilations must be whole numbers of at least 1 (got ${opts.dilations.join(', ')}).`);
+}
+
 /**
  * Refines maps at the image's resolution: each round, every pixel's C values become the affinity-weighted mean of its
  * neighbours' (not its own: the original's kernels leave the centre out).   maps:[H·W, C] -> [H·W, C]
  */
-export function pamrRefine(maps: Float64Array, channels: number, image: { width: number; height: number; data: ArrayLike<number> }, opts: PamrOptions = PAMR_DEFAULTS): Float64Array {
+export function pamrRefine(maps: Float64Array, channels: number, image: RgbLike, opts: PamrOptions = PAMR_DEFAULTS): Float64Array {
   const n = image.width * image.height;
   if (maps.length !== n * channels) throw new Error(`pamrRefine: maps of ${maps.length} values for ${n} pixels × ${channels}`);
-  if (!Number.isInteger(opts.iterations) || opts.iterations < 0) throw new UserError(`PAMR iterations must be a whole number of at least 0 (got ${opts.iterations}).`);
-  if (!opts.dilations.length || opts.dilations.some((d) => !Number.isInteger(d) || d < 1)) throw new UserError(`PAMR dilations must be whole numbers of at least 1 (got ${opts.dilations.join(', ')}).`);
+  checkOptions(opts);
   if (opts.iterations === 0) return Float64Array.from(maps);
   const { weights, neighbours, taps } = pamrAffinity(image, opts.dilations);
   let cur = Float64Array.from(maps);
@@ -113,4 +126,38 @@ export function pamrRefine(maps: Float64Array, channels: number, image: { width:
     [cur, next] = [next, cur];
   }
   return cur;
+}
+
+/** The most dilations the kernel takes (kernels/pamr.wgsl holds one uniform slot each). */
+export const PAMR_MAX_DILATIONS = 8;
+
+/**
+ * PAMR on the GPU (kernels/pamr.wgsl) for a batch of same-sized images: one affinity pass, then the rounds, in one
+ * command encoder, read back once. pamrRefine above is its float64 reference.   maps:[B·H·W, C] -> [B·H·W, C]
+ */
+export async function pamrRefineGpu(maps: ArrayLike<number>, channels: number, images: readonly RgbLike[], opts: PamrOptions = PAMR_DEFAULTS): Promise<Float32Array> {
+  const B = images.length;
+  const { width: W, height: H } = images[0];
+  if (images.some((im) => im.width !== W || im.height !== H)) throw new Error('pamrRefineGpu: the images of a batch share one size');
+  if (maps.length !== B * H * W * channels) throw new Error(`pamrRefineGpu: maps of ${maps.length} values for ${B}·${H}·${W} pixels × ${channels}`);
+  checkOptions(opts);
+  if (opts.dilations.length > PAMR_MAX_DILATIONS) throw new UserError(`PAMR takes at most ${PAMR_MAX_DILATIONS} dilations (got ${opts.dilations.length}).`);
+  if (opts.iterations === 0) return Float32Array.from(maps);
+  const pixels = new Float32Array(B * H * W * 3);
+  images.forEach((im, b) => pixels.set(Float32Array.from(im.data), b * H * W * 3));
+  const d = [...opts.dilations, ...new Array(PAMR_MAX_DILATIONS - opts.dilations.length).fill(1)];
+  const uniforms = [B, H, W, channels, opts.dilations.length, ...d];
+  const taps = 8 * opts.dilations.length;
+  return tidyAsync(async () => {
+    const image = Tensor.fromArray(pixels, [B * H * W, 3]);
+    const aff = Tensor.empty([B * H * W, taps]);
+    let cur = Tensor.fromArray(maps, [B * H * W, channels]);
+    let next = Tensor.empty([B * H * W, channels]);
+    run({ file: 'pamr', entry: 'pamr_affinity', uniforms, buffers: [image.buffer, aff.buffer, null, null], workgroups: grid1d(B * H * W, 64) });
+    for (let it = 0; it < opts.iterations; it++) {
+      run({ file: 'pamr', entry: 'pamr_step', uniforms, buffers: [null, aff.buffer, cur.buffer, next.buffer], workgroups: grid1d(B * H * W * channels, 64) });
+      [cur, next] = [next, cur];
+    }
+    return cur.toArray();
+  });
 }

@@ -16,9 +16,9 @@ import { fillTemplate, SIMPLE_IMAGENET_TEMPLATES } from '../data/templates.js';
 import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
 import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
-import { meanOverTemplates, featureGrid, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
+import { meanOverTemplates, featureGrid, upsampledGroupMap, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
 import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
-import type { Refine } from './pamr.js';
+import { pamrRefineGpu, type Refine } from './pamr.js';
 import { addViewScores, symmetries, viewImage, viewSize, type Augment, type Symmetry } from './dihedral.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
@@ -146,6 +146,8 @@ interface WindowForward {
   height: number;
   /** The window's pixels, for the refinement. */
   piece: RgbImage;
+  /** Its final group maps refined on the window's colour edges, once asked for (they depend on nothing else). */
+  refined?: Float32Array;
 }
 
 export interface SegmenterSource {
@@ -365,7 +367,7 @@ export class Segmenter {
           host = await this.forwardWindow(piece);
           forwards.set(index, host);
         }
-        const r = this.scoreWindow(host, classEmb, K, settings);
+        const r = await this.scoreWindow(host, classEmb, K, settings);
         groups?.add(win, index, r.groupsPerWindow, r.groupIndex);
         return r.logits;
       }),
@@ -390,7 +392,7 @@ export class Segmenter {
   }
 
   /** A window's [K+1, h, w] scores (background first) and each pixel's final group, from its forward pass. */
-  private scoreWindow(host: WindowForward, classEmb: Float32Array, K: number, s: Settings) {
+  private async scoreWindow(host: WindowForward, classEmb: Float32Array, K: number, s: Settings) {
     const { width: w, height: h } = host;
     const n = host.shapes[0][1];
     const [gh, gw] = host.grid;
@@ -400,6 +402,10 @@ export class Segmenter {
     const exact = fh === gh && fw === gw;
     const p = this.config.vision_config.patch_size;
     const [sh, sw] = exact ? [h, w] : [gh * p, gw * p];
+    if (s.refine === 'pamr' && !host.refined) {
+      const up = upsampledGroupMap({ softs: host.softs, softShapes: host.shapes, height: sh, width: sw });
+      host.refined = await pamrRefineGpu(up.groupMap, up.groups, [exact ? host.piece : resizeBilinear(host.piece, sw, sh)]);
+    }
     const seg = zeroShotSegment({
       softs: host.softs,
       softShapes: host.shapes,
@@ -413,7 +419,7 @@ export class Segmenter {
       bgThresh: s.bgThresh,
       bgBorder: s.bgBorder,
       topk: s.topk,
-      refine: s.refine === 'pamr' ? { image: exact ? host.piece : resizeBilinear(host.piece, sw, sh) } : undefined,
+      groupMap: s.refine === 'pamr' ? host.refined : undefined,
     });
     const G = host.shapes[host.shapes.length - 1][0];
     if (exact) return { logits: seg.logits, groupIndex: seg.groupIndex, groupsPerWindow: G };

@@ -3,7 +3,6 @@
  * soft maps multiplied across stages, bilinearly upsampled, one group per pixel, group–class affinity gated by the
  * image-level top-k, and the background rule. All maps here are small (G ≤ 8 groups), so the host is the right place.
  */
-import { pamrRefine, type PamrOptions } from './pamr.js';
 
 /** Cumulative soft assignment of each patch to the groups of every stage: softs[i] is [S_i, L_i] (L_0 = N patches). */
 export function cumulativeSoft(softs: Float32Array[], shapes: [number, number][]): Float64Array[] {
@@ -132,8 +131,11 @@ export interface SegmentInput {
   /** The border rule's share (borderGroups), or null/absent for the paper's threshold alone; only with a threshold. */
   bgBorder?: number | null;
   topk?: number;
-  /** Refine the group maps with PAMR on this window's pixels ([height, width, 3]) before each pixel picks its group. */
-  refine?: { image: { width: number; height: number; data: ArrayLike<number> }; options?: PamrOptions };
+  /**
+   * The [H·W, G] group maps each pixel picks its group from, when the caller has refined upsampledGroupMap's (pamr.ts:
+   * on the GPU, a batch at a time); absent, the paper's bilinear maps.
+   */
+  groupMap?: ArrayLike<number>;
 }
 
 export interface SegmentResult {
@@ -153,19 +155,21 @@ export interface SegmentResult {
   effectiveBgThresh: number | null;
 }
 
+/** The final groups' soft maps at pixel resolution, as the paper leaves them (bilinear from the token grid).   -> [H·W, G] */
+export function upsampledGroupMap(inp: Pick<SegmentInput, 'softs' | 'softShapes' | 'height' | 'width'>): { cumulative: Float64Array[]; groupMap: Float64Array; groups: number } {
+  const cumulative = cumulativeSoft(inp.softs, inp.softShapes);
+  const G = inp.softShapes[inp.softShapes.length - 1][0];
+  const [fh, fw] = featureGrid(inp.softShapes[0][1], inp.height, inp.width);
+  return { cumulative, groupMap: bilinear(cumulative[cumulative.length - 1], fh, fw, G, inp.height, inp.width), groups: G };
+}
+
 export function zeroShotSegment(inp: SegmentInput): SegmentResult {
   const { height: H, width: W, numClasses: K, logitScale: s } = inp;
-  const cumulative = cumulativeSoft(inp.softs, inp.softShapes);
-  const last = cumulative[cumulative.length - 1];
-  const G = inp.softShapes[inp.softShapes.length - 1][0];
-  const n = inp.softShapes[0][1];
-  const [fh, fw] = featureGrid(n, H, W);
-  let groupMap = bilinear(last, fh, fw, G, H, W);
-  if (inp.refine) {
-    const img = inp.refine.image;
-    if (img.width !== W || img.height !== H) throw new Error(`zeroShotSegment: refining ${H}×${W} maps with a ${img.height}×${img.width} image`);
-    groupMap = pamrRefine(groupMap, G, img, inp.refine.options);
-  }
+  const up = upsampledGroupMap(inp);
+  const cumulative = up.cumulative;
+  const G = up.groups;
+  if (inp.groupMap && inp.groupMap.length !== H * W * G) throw new Error(`zeroShotSegment: a group map of ${inp.groupMap.length} values for ${H}×${W} pixels × ${G} groups`);
+  const groupMap = inp.groupMap ? Float64Array.from(inp.groupMap) : up.groupMap;
   const groupIndex = new Int32Array(H * W);
   const groupMargin = new Float64Array(H * W);
   for (let p = 0; p < H * W; p++) {

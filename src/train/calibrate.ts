@@ -11,7 +11,7 @@ import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
 import { UserError } from '../util/errors.js';
 import { Random, mix32 } from '../util/random.js';
-import { classEmbeddings, encodeBatch, IoUMeter, segmentEncoded } from './evaluate.js';
+import { classEmbeddings, encodeBatch, IoUMeter, refinedGroupMaps, segmentEncoded } from './evaluate.js';
 import { borderGroups, predictAt, validBorderShare, type BackgroundRule } from '../segment/zero-shot.js';
 import type { VocCalibration } from '../segment/voc-eval.js';
 import { REFINES, type Refine } from '../segment/pamr.js';
@@ -85,11 +85,12 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
   for (let start = 0; start < count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, count - start) }, (_, i) => data.sample(start + i));
     const e = await encodeBatch(model, samples.map((s) => s.image));
+    const refined = refines.includes('pamr') ? await refinedGroupMaps(e, samples.map((s) => s.image)) : null;
     samples.forEach((s, i) => {
       // the groups and their scores do not depend on the threshold: one segmentation, read at every threshold; each
       // pixel's group depends on the refinement alone, the groups' scores on the class list alone
       const all = segmentEncoded(e, i, emb, SHAPES.length, null);
-      const groupIndex = refines.map((r) => (r === 'none' ? all.groupIndex : segmentEncoded(e, i, emb, SHAPES.length, null, null, s.image).groupIndex));
+      const groupIndex = refines.map((r) => (r === 'none' ? all.groupIndex : segmentEncoded(e, i, emb, SHAPES.length, null, null, refined![i]).groupIndex));
       groupIndex.forEach((gi, ri) => predictRules(gi, all.affinity, SHAPES.length, e.height, e.width, grid).forEach((pred, j) => meters[ri][j].add(pred, s.mask)));
       const present = [...new Set(s.mask)].filter((c) => c > 0).map((c) => c - 1).sort((a, b) => a - b);
       const rng = new Random(mix32(seed * 7919 + start + i));

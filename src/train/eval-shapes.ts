@@ -2,7 +2,7 @@ import type { GroupViTModel } from '../model/groupvit.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
-import { classEmbeddings, encodeBatch, IoUMeter, segmentBatch, segmentEncoded } from './evaluate.js';
+import { classEmbeddings, encodeBatch, IoUMeter, refinedGroupMaps, segmentBatch, segmentEncoded } from './evaluate.js';
 import { ObjectHits } from '../segment/iou.js';
 import { DEFAULT_BG_THRESH } from '../segment/pipeline.js';
 import { GroupStats, meanClassCosine, type GroupDiagnostics } from '../segment/group-stats.js';
@@ -61,7 +61,8 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
       for (const view of views.slice(1)) {
         const images = samples.map((s) => viewImage(s.image, view));
         const e = await encodeBatch(model, images);
-        samples.forEach((_, i) => addViewScores(sums[i], segmentEncoded(e, i, emb, SHAPES.length, bgThresh, o.bgBorder ?? null, refine === 'pamr' ? images[i] : null).logits, c, view, h, w));
+        const refined = refine === 'pamr' ? await refinedGroupMaps(e, images) : null;
+        samples.forEach((_, i) => addViewScores(sums[i], segmentEncoded(e, i, emb, SHAPES.length, bgThresh, o.bgBorder ?? null, refined?.[i] ?? null).logits, c, view, h, w));
       }
       seg.pred = sums.map((sum) => argmaxChannels(sum, c, h * w));
     }

@@ -5,9 +5,9 @@ import type { Tokenizer } from '../data/tokenizer/index.js';
 import { fillTemplate } from '../data/templates.js';
 import { normalizeImages } from '../io/normalize-pixels.js';
 import type { RgbImage } from '../io/image.js';
-import { meanOverTemplates, zeroShotSegment } from '../segment/zero-shot.js';
+import { meanOverTemplates, upsampledGroupMap, zeroShotSegment } from '../segment/zero-shot.js';
 import { assignmentMarginSum } from '../segment/group-stats.js';
-import type { Refine } from '../segment/pamr.js';
+import { pamrRefineGpu, type Refine } from '../segment/pamr.js';
 
 /** L2-normalised class embeddings [K, P]: the mean over templates of the projected text, then normalised (§2.2). */
 export async function classEmbeddings(model: GroupViTModel, tok: Tokenizer, classes: readonly string[], templates: readonly string[]): Promise<Float32Array> {
@@ -68,17 +68,31 @@ export async function encodeBatch(model: GroupViTModel, images: RgbImage[]): Pro
 }
 
 /** Image i of an encoded batch through the zero-shot pipeline (zero-shot.ts) with these class embeddings and threshold. */
-export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, refineWith: RgbImage | null = null) {
+export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, groupMap: ArrayLike<number> | null = null) {
   const p = e.embeds.length / e.size;
   const g = e.groups.length / (e.size * p);
   return zeroShotSegment({
-    softs: e.softs.map((s, k) => s.subarray(i * e.shapes[k][0] * e.shapes[k][1], (i + 1) * e.shapes[k][0] * e.shapes[k][1])),
+    softs: softsOf(e, i),
     softShapes: e.shapes,
     groupEmbeds: e.groups.subarray(i * g * p, (i + 1) * g * p),
     imageEmbed: e.embeds.subarray(i * p, (i + 1) * p),
     classEmbeds: classEmb, numClasses, logitScale: e.logitScale, height: e.height, width: e.width, bgThresh, bgBorder,
-    refine: refineWith ? { image: refineWith } : undefined,
+    groupMap: groupMap ?? undefined,
   });
+}
+
+function softsOf(e: EncodedBatch, i: number): Float32Array[] {
+  return e.softs.map((s, k) => s.subarray(i * e.shapes[k][0] * e.shapes[k][1], (i + 1) * e.shapes[k][0] * e.shapes[k][1]));
+}
+
+/** Each image's final group maps refined on its colour edges (segment/pamr.ts), all in one GPU pass.   -> B × [H·W, G] */
+export async function refinedGroupMaps(e: EncodedBatch, images: readonly RgbImage[]): Promise<Float32Array[]> {
+  const maps = images.map((_, i) => upsampledGroupMap({ softs: softsOf(e, i), softShapes: e.shapes, height: e.height, width: e.width }));
+  const G = maps[0].groups;
+  const all = new Float32Array(images.length * e.height * e.width * G);
+  maps.forEach((m, i) => all.set(m.groupMap, i * m.groupMap.length));
+  const out = await pamrRefineGpu(all, G, images);
+  return maps.map((m, i) => out.subarray(i * m.groupMap.length, (i + 1) * m.groupMap.length));
 }
 
 /**
@@ -88,10 +102,11 @@ export function segmentEncoded(e: EncodedBatch, i: number, classEmb: Float32Arra
 export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, keepLogits = false, refine: Refine = 'none'): Promise<SegmentedBatch> {
   const e = await encodeBatch(model, images);
   const g = e.groups.length / e.embeds.length;
+  const refined = refine === 'pamr' ? await refinedGroupMaps(e, images) : null;
   const margins = e.softs.map((s, k) => assignmentMarginSum(s, e.size, e.shapes[k][0], e.shapes[k][1]));
   const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins, logits: keepLogits ? [] : undefined };
   for (let i = 0; i < e.size; i++) {
-    const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh, bgBorder, refine === 'pamr' ? images[i] : null);
+    const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh, bgBorder, refined?.[i] ?? null);
     out.logits?.push(seg.logits);
     out.pred.push(bgThresh === null ? seg.pred.map((v) => v + 1) : seg.pred);
     out.groupIndex.push(seg.groupIndex);

@@ -2,10 +2,13 @@
 // then what it is for: maps blurred across a colour edge come back onto the edge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pamrAffinity, pamrRefine, parseRefine } from '../../src/segment/pamr.js';
-import { zeroShotSegment, bilinear } from '../../src/segment/zero-shot.js';
+import { pamrAffinity, pamrRefine, pamrRefineGpu, parseRefine } from '../../src/segment/pamr.js';
+import { useGpu } from '../helpers.js';
+import { zeroShotSegment, bilinear, upsampledGroupMap } from '../../src/segment/zero-shot.js';
 import { UserError } from '../../src/util/errors.js';
 import { Random } from '../../src/util/random.js';
+
+useGpu();
 
 function randomImage(w: number, h: number, seed: number) {
   const rng = new Random(seed);
@@ -120,7 +123,7 @@ test('pamr: maps blurred across a colour edge come back onto it; flat maps stay 
   assert.deepEqual(pamrRefine(maps, 2, img, { iterations: 0, dilations: [1] }), maps);
 });
 
-test('pamr: zeroShotSegment refines the group maps before each pixel picks its group; bad options are one sentence', () => {
+test('pamr: zeroShotSegment takes refined group maps in place of the bilinear ones; bad options are one sentence', () => {
   const rng = new Random(9);
   const [H, W, G, K, P] = [16, 16, 3, 2, 4];
   const img = randomImage(W, H, 4);
@@ -131,16 +134,19 @@ test('pamr: zeroShotSegment refines the group maps before each pixel picks its g
     classEmbeds: Float32Array.from({ length: K * P }, () => rng.next() - 0.5), numClasses: K, logitScale: 10, height: H, width: W, bgThresh: null,
   };
   const plain = zeroShotSegment(inp);
-  const refined = zeroShotSegment({ ...inp, refine: { image: img } });
-  const expect = pamrRefine(bilinear(plain.cumulative[0], 2, 2, G, H, W), G, img);
+  const expect = pamrRefine(upsampledGroupMap(inp).groupMap, G, img);
+  assert.deepEqual(Array.from(upsampledGroupMap(inp).groupMap), Array.from(bilinear(plain.cumulative[0], 2, 2, G, H, W)));
+  assert.deepEqual(Array.from(plain.groupMap), Array.from(bilinear(plain.cumulative[0], 2, 2, G, H, W)), 'the paper: bilinear maps');
+  const refined = zeroShotSegment({ ...inp, groupMap: expect });
   assert.deepEqual(Array.from(refined.groupMap), Array.from(expect));
   for (let p = 0; p < H * W; p++) {
     let best = 0;
     for (let g = 1; g < G; g++) if (expect[p * G + g] > expect[p * G + best]) best = g;
     assert.equal(refined.groupIndex[p], best);
   }
+  assert.ok(refined.groupIndex.some((g, p) => g !== plain.groupIndex[p]), 'the refinement moves some pixels to another group');
   assert.deepEqual(refined.affinity, plain.affinity, 'the groups keep their names');
-  assert.throws(() => zeroShotSegment({ ...inp, refine: { image: randomImage(8, 16, 1) } }), /refining 16×16 maps with a 16×8 image/);
+  assert.throws(() => zeroShotSegment({ ...inp, groupMap: expect.subarray(1) }), /a group map of 767 values for 16×16 pixels × 3 groups/);
   const one = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof UserError && re.test(e.message) && !e.message.includes('\n'));
   one(() => pamrRefine(new Float64Array(W * H), 1, img, { iterations: -1, dilations: [1] }), /iterations/);
   one(() => pamrRefine(new Float64Array(W * H), 1, img, { iterations: 2, dilations: [] }), /dilations/);
@@ -148,4 +154,24 @@ test('pamr: zeroShotSegment refines the group maps before each pixel picks its g
   one(() => parseRefine('crf'), /--refine must be one of none, pamr/);
   assert.equal(parseRefine('pamr'), 'pamr');
   assert.equal(parseRefine(undefined), undefined);
+});
+
+test('pamr on the GPU: a batch of two 13×9 images (one with flat patches) matches the float64 reference', async () => {
+  const [W, H, C] = [13, 9, 5];
+  const flatty = randomImage(W, H, 21);
+  for (let q = 0; q < 40; q++) flatty.data.set([90, 90, 90], q * 3); // three flat rows: near-zero spread, steep weights
+  const images = [randomImage(W, H, 20), flatty];
+  const rng = new Random(8);
+  const maps = Float64Array.from({ length: 2 * W * H * C }, () => rng.next());
+  for (const opts of [{ iterations: 3, dilations: [1, 2, 5] }, { iterations: 10, dilations: [1, 2, 4, 8, 12, 24] }]) {
+    const got = await pamrRefineGpu(maps, C, images, opts);
+    let worst = 0;
+    images.forEach((img, b) => {
+      const ref = pamrRefine(maps.subarray(b * W * H * C, (b + 1) * W * H * C), C, img, opts);
+      ref.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got[b * W * H * C + i]))));
+    });
+    assert.ok(worst < 2e-5, `${JSON.stringify(opts)}: off by ${worst}`);
+  }
+  assert.deepEqual(await pamrRefineGpu(maps, C, images, { iterations: 0, dilations: [1] }), Float32Array.from(maps));
+  await assert.rejects(pamrRefineGpu(maps, C, images, { iterations: 2, dilations: [1, 2, 3, 4, 5, 6, 7, 8, 9] }), (e: unknown) => e instanceof UserError && /at most 8 dilations/.test(e.message));
 });
