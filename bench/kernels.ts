@@ -18,6 +18,7 @@ import { gelu } from '../src/ops/activation.js';
 import { spaceToDepth } from '../src/ops/patch.js';
 import { grid1d } from '../src/ops/dispatch.js';
 import { AdamW, decays } from '../src/train/adamw.js';
+import { PAMR_DEFAULTS, PAMR_MAX_DILATIONS, pamrRefine, pamrRefineGpu } from '../src/segment/pamr.js';
 import { runMatmulBench, type MatmulCase } from './matmul.js';
 import { fmt, timeGpu as timeRaw, uniformData, type Bandwidth, type Peak, type TimeOptions, type Timing } from './harness.js';
 import type { Peer, TfTensor } from './peer.js';
@@ -709,6 +710,61 @@ async function stemSuite(ctx: SuiteContext): Promise<void> {
   }
 }
 
+/**
+ * PAMR (segment/pamr.ts): the affinity pass and 10 rounds over 48 taps, at a paper window (448², 8 groups) and a tiny
+ * eval batch (32 × 64², 4 groups), against the float64 host reference it replaced (timed once, it is slow) and
+ * checked against it on a small instance. Work: 2·taps·groups flops per pixel and round, 20·taps for the affinity.
+ */
+async function pamrSuite(ctx: SuiteContext): Promise<void> {
+  const { level } = ctx;
+  const all: OpSize[] =
+    level === 'smoke'
+      ? [{ name: 'pamr smoke', dims: [2, 19, 13, 3] }]
+      : [
+          { name: 'pamr tiny eval batch', dims: [32, 64, 64, 4], quick: true },
+          { name: 'pamr paper window', dims: [1, 448, 448, 8] },
+        ];
+  const cases = level === 'quick' ? all.filter((c) => c.quick) : all;
+  const image = (w: number, h: number, seed: number) => ({ width: w, height: h, data: uniformData(w * h * 3, seed).map((v) => Math.round(127.5 + 127.5 * v)) });
+  const [eb, eh, ew, ec] = [2, 9, 11, 3];
+  const small = [image(ew, eh, 95), image(ew, eh, 96)];
+  const smallMaps = uniformData(eb * eh * ew * ec, 97);
+  const got = await pamrRefineGpu(smallMaps, ec, small);
+  const want = new Float64Array(got.length);
+  small.forEach((im, b) => want.set(pamrRefine(Float64Array.from(smallMaps.subarray(b * eh * ew * ec, (b + 1) * eh * ew * ec)), ec, im), b * eh * ew * ec));
+  const err = maxAbs(got, want);
+  const { iterations, dilations } = PAMR_DEFAULTS;
+  const taps = 8 * dilations.length;
+  for (const c of cases) {
+    const [b, h, w, ch] = c.dims;
+    const n = b * h * w;
+    const images = Array.from({ length: b }, (_, i) => image(w, h, 100 + i));
+    const pixels = new Float32Array(n * 3);
+    images.forEach((im, i) => pixels.set(Float32Array.from(im.data), i * h * w * 3));
+    const img = Tensor.fromArray(pixels, [n, 3]);
+    const aff = Tensor.empty([n, taps]);
+    const maps = [Tensor.fromArray(uniformData(n * ch, 98), [n, ch]), Tensor.empty([n, ch])];
+    const uniforms = [b, h, w, ch, dilations.length, ...dilations, ...new Array(PAMR_MAX_DILATIONS - dilations.length).fill(1)];
+    const record = () => {
+      gpu().dispatch({ file: 'pamr', entry: 'pamr_affinity', uniforms, buffers: [img.buffer, aff.buffer, null, null], workgroups: grid1d(n, 64) });
+      for (let it = 0; it < iterations; it++) {
+        gpu().dispatch({ file: 'pamr', entry: 'pamr_step', uniforms, buffers: [null, aff.buffer, maps[it % 2].buffer, maps[(it + 1) % 2].buffer], workgroups: grid1d(n * ch, 64) });
+      }
+    };
+    const t = await timeGpu(record, repsFor(level, true));
+    const t0 = performance.now();
+    pamrRefine(Float64Array.from(uniformData(h * w * ch, 99)), ch, images[0]);
+    const hostMs = (performance.now() - t0) * b;
+    const work = n * (iterations * 2 * taps * ch + 20 * taps);
+    push(ctx, {
+      op: 'pamr', case: c.name, shape: c.dims.join('x'), p50Ms: t.p50, p90Ms: t.p90, reps: t.samples.length,
+      work, unit: 'GFLOP/s', ceiling: 'fma', maxAbsErr: err, errShape: `${eb}x${eh}x${ew}x${ec}`,
+      baseline: { name: 'host f64', p50Ms: hostMs, p90Ms: hostMs, rate: rate(work, hostMs), speedup: hostMs / t.p50 },
+    });
+    for (const x of [img, aff, ...maps]) x.release();
+  }
+}
+
 /** Parameter shapes of a model without building it: [name, size] pairs in the model's order. */
 export type ParamSizes = [string, number[]][];
 
@@ -787,5 +843,6 @@ export async function runKernelSuite(ctx: SuiteContext, o: KernelSuiteOptions): 
   await step('layernorm', () => layerNormSuite(ctx));
   await step('gelu', () => geluSuite(ctx));
   await step('stem gathers', () => stemSuite(ctx));
+  await step('pamr (segmentation refinement)', () => pamrSuite(ctx));
   await step('adamw', () => adamwSuite(ctx, o.adamwModels));
 }

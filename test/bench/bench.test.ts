@@ -41,6 +41,7 @@ const EXPECTED = [
   'layernorm smoke fwd+bwd',
   'gelu smoke fwd',
   'gelu smoke fwd+bwd',
+  'pamr smoke',
   'adamw smoke model step',
   'train-step smoke',
   'segment smoke 32px',
