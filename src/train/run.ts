@@ -111,6 +111,7 @@ export function stepOptionsFor(recipe: TrainRecipe, seed: number): TrainStepOpti
     groupNounMatchingBackdrop: recipe.groupNounMatchingBackdrop ?? 'none',
     groupNounMatchingUntil: recipe.groupNounMatchingUntil ?? 0,
     groupPresence: recipe.groupPresence ?? 0,
+    groupNounSpread: recipe.groupNounSpread ?? 0,
     contrastiveTargets: recipe.contrastiveTargets ?? 'paper',
     multiLabelBackdrop: recipe.multiLabelBackdrop ?? 'none',
   };
@@ -141,6 +142,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     [!!prompts.backgroundNoun, 'backgroundNoun'],
     [(recipe.groupNounMatching ?? 0) > 0, 'groupNounMatching'],
     [(recipe.groupPresence ?? 0) > 0, 'groupPresence'],
+    [(recipe.groupNounSpread ?? 0) > 0, 'groupNounSpread'],
     [recipe.contrastiveTargets === 'shared', 'contrastiveTargets "shared"'],
   ];
   for (const [on, name] of needNouns) {
@@ -216,7 +218,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       waitedBefore = prefetch ? prefetch.waitedMs : 0;
       appendFileSync(
         metricsPath,
-        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), ...(r.matched === undefined ? {} : { matched: r.matched }), ...(r.presence === undefined ? {} : { presence: r.presence }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
+        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), ...(r.matched === undefined ? {} : { matched: r.matched }), ...(r.presence === undefined ? {} : { presence: r.presence }), ...(r.spread === undefined ? {} : { spread: r.spread }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
       );
       hooks.onStep?.(step, { ...r, lr, imagesPerSecond });
       const skippedNow = prefetch ? prefetch.skippedTotal : source instanceof RecordBatches ? source.index.skipped.total : 0;

@@ -38,6 +38,8 @@ export interface StepResult {
   matched?: number;
   /** The presence loss, when the step has one. */
   presence?: number;
+  /** The noun spread term, when the step has one. */
+  spread?: number;
 }
 
 export interface TrainStepOptions extends AdamWOptions {
@@ -71,6 +73,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupNounMatchingUntil?: number;
   /** Weight of the presence loss (model/losses.ts groupPresenceLoss; 0: off, the paper). */
   groupPresence?: number;
+  /** Weight of the noun spread term (model/losses.ts nounSpreadLoss; 0: off, the paper). */
+  groupNounSpread?: number;
   /** Which group of each image the per-group multi-label loss leaves out of its max (default 'none'; model/losses.ts). */
   multiLabelBackdrop?: MatchBackdrop;
   /** Targets of the image–caption loss (default 'paper', the diagonal; model/losses.ts). */
@@ -120,7 +124,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: this.o.groupPresence },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: this.o.groupPresence, spreadWeight: this.o.groupNounSpread },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -128,15 +132,16 @@ export class TrainStep {
         p.grad?.release();
         p.grad = null;
       }
-      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, losses.presence ?? losses.contrastive, this.optimizer.scalars];
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, losses.presence ?? losses.contrastive, losses.spread ?? losses.contrastive, this.optimizer.scalars];
       return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
     });
-    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[8] };
+    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[9] };
     if (this.o.groupBalance) r.balance = values[3];
     if (smoothWeight > 0) r.smoothness = values[4];
     if (contrastWeight > 0) r.contrast = values[5];
     if (matchWeight > 0 && this.multiLabelScale) r.matched = values[6];
     if ((this.o.groupPresence ?? 0) > 0 && this.multiLabelScale) r.presence = values[7];
+    if ((this.o.groupNounSpread ?? 0) > 0 && this.multiLabelScale) r.spread = values[8];
     return r;
   }
 

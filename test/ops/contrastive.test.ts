@@ -332,3 +332,70 @@ test('presence loss of the final groups: positives by hand, the held-out backdro
     for (const t of [G, T, S]) t.grad!.release();
   });
 });
+
+test('noun spread term: rows, noun averages and masks by hand; value and gradients against float64', async () => {
+  const { nounSpreadLoss, nounSpreadConstants } = await import('../../src/model/losses.js');
+  const imageKeys = [['star', 'circle'], ['ring'], ['circle', 'ring', 'moon'], []];
+  const promptKeys = ['circle', 'ring', 'star', 'circle', 'moon', 'star', 'ring'];
+  const [b, g, m, d] = [4, 3, 7, 6];
+  const heldOut = Int32Array.from([1, 0, 2, 0]);
+  const c = nounSpreadConstants(imageKeys, promptKeys, g, heldOut);
+  assert.deepEqual([c.kept, c.nouns], [2, 4]); // circle, ring, star, moon
+  const sel = (r: number) => [...c.select.slice(r * b * g, (r + 1) * b * g)].indexOf(1);
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map(sel), [0, 2, 4, 5, 6, 7, 10, 11], 'every group but the held-out one, in order');
+  assert.deepEqual([...c.average.slice(0, 4)], [0.5, 0, 0, 0], "a circle prompt: half of circle's mean");
+  assert.deepEqual([...c.average.slice(4 * 4, 5 * 4)], [0, 0, 0, 1], 'the one moon prompt');
+  assert.deepEqual([...c.mask.slice(0, 4)], [0, -1e4, 0, -1e4], 'image 0 owns circle and star');
+  assert.deepEqual([...c.counts], [1, 0, 1, 0], 'images of two nouns or more count');
+  assert.throws(() => nounSpreadConstants(imageKeys, promptKeys, g, Int32Array.from([1, -1, 0, 0])), /held-out group/);
+  const grp = randn(b * g * d, 71);
+  const txt = randn(m * d, 72);
+  const s0 = 1.2;
+  const nouns = ['circle', 'ring', 'star', 'moon'];
+  const ref = (G: Float64Array, T: Float64Array, s: number) => {
+    const a = normalizeRef(G, b * g, d);
+    const t = normalizeRef(T, m, d);
+    let total = 0;
+    let counted = 0;
+    imageKeys.forEach((keys, i) => {
+      const own = nouns.filter((n) => keys.includes(n));
+      if (own.length < 2) return;
+      counted++;
+      const probs: number[][] = [];
+      for (let q = 0; q < g; q++) {
+        if (q === heldOut[i]) continue;
+        const logit = own.map((n) => {
+          const js = promptKeys.map((k, j) => (k === n ? j : -1)).filter((j) => j >= 0);
+          return js.reduce((acc, j) => {
+            let dot = 0;
+            for (let k = 0; k < d; k++) dot += a[(i * g + q) * d + k] * t[j * d + k];
+            return acc + Math.min(Math.exp(s), 100) * dot;
+          }, 0) / js.length;
+        });
+        const mx = Math.max(...logit);
+        const e = logit.map((v) => Math.exp(v - mx));
+        const z = e.reduce((x, y) => x + y, 0);
+        probs.push(e.map((v) => v / z));
+      }
+      const H = (p: number[]) => -p.reduce((acc, v) => acc + v * Math.log(v), 0);
+      const pbar = own.map((_, n) => probs.reduce((acc, p) => acc + p[n], 0) / probs.length);
+      total += -H(pbar) + probs.reduce((acc, p) => acc + H(p), 0) / probs.length;
+    });
+    return (0.7 * total) / counted;
+  };
+  await tidyAsync(async () => {
+    const G = Tensor.fromArray(grp, [b * g, d]);
+    const T = Tensor.fromArray(txt, [m, d]);
+    const S = Tensor.fromArray([s0], []);
+    for (const t of [G, T, S]) t.requiresGrad = true;
+    const loss = nounSpreadLoss(G, g, T, S, imageKeys, promptKeys, 0.7, heldOut);
+    assertClose([await loss.item()], [ref(grp, txt, s0)], 1e-5, 1e-5, 'noun spread');
+    backward(loss);
+    assertClose(await G.grad!.toArray(), numericGrad((x) => ref(x, txt, s0), Float64Array.from(grp), 1e-5), 2e-4, 2e-3, 'd groups');
+    assertClose(await T.grad!.toArray(), numericGrad((x) => ref(grp, x, s0), Float64Array.from(txt), 1e-5), 2e-4, 2e-3, 'd prompts');
+    assertClose(await S.grad!.toArray(), numericGrad((x) => ref(grp, txt, x[0]), Float64Array.of(s0), 1e-6), 2e-4, 2e-3, 'd logit scale');
+    const dG = await G.grad!.toArray();
+    for (const [i, q] of [[0, 1], [1, 0], [1, 1], [1, 2], [3, 1], [2, 2]]) assert.equal(Math.hypot(...dG.slice((i * g + q) * d, (i * g + q + 1) * d)), 0, `row (${i}, ${q}) is held out or its image counts not`);
+    for (const t of [G, T, S]) t.grad!.release();
+  });
+});
