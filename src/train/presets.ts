@@ -136,7 +136,9 @@ const PRESETS: Record<string, () => TrainRecipe> = {
   // naming). Adopted in the tenth session: groupPresence 1 with multiLabelBackdrop 'border' (every final group but
   // the backdrop named by some noun of its caption), the first recipe at least as good as the preset before it on
   // every seed tried: tuning mIoU 0.222 / 0.234 / 0.227 for seeds 0 / 1 / 2 against 0.224 / 0.173 / 0.186, held-out
-  // 0.205 / 0.232 / 0.224 against 0.209 / 0.177 / 0.192 (README, Training, ninth session).
+  // 0.205 / 0.232 / 0.224 against 0.209 / 0.177 / 0.192 (README, Training, ninth session). Tried against it in the
+  // tenth session and not adopted (README, Training, tenth session; held-out with refined group maps, seed 1, against
+  // its 0.304): groupPresence 2 (0.302), groupNounSpread 1 (0.304), 32 then 8 groups (0.291).
   // The paper's recipe: --recipe '{"multiLabelTargets":"paper","multiLabelPooling":"image","captionColourDrop":0,
   // "groupBalance":0,"groupSmoothness":0,"groupContrast":0}' and a config with "patch_embed": "linear".
   tiny: () => ({
