@@ -165,11 +165,12 @@ export function upsampledGroupMap(inp: Pick<SegmentInput, 'softs' | 'softShapes'
 
 export function zeroShotSegment(inp: SegmentInput): SegmentResult {
   const { height: H, width: W, numClasses: K, logitScale: s } = inp;
-  const up = upsampledGroupMap(inp);
-  const cumulative = up.cumulative;
-  const G = up.groups;
+  // a caller's refined map replaces the bilinear one, which is then not computed at all
+  const cumulative = inp.groupMap ? cumulativeSoft(inp.softs, inp.softShapes) : null;
+  const up = cumulative ? null : upsampledGroupMap(inp);
+  const G = inp.softShapes[inp.softShapes.length - 1][0];
   if (inp.groupMap && inp.groupMap.length !== H * W * G) throw new Error(`zeroShotSegment: a group map of ${inp.groupMap.length} values for ${H}×${W} pixels × ${G} groups`);
-  const groupMap = inp.groupMap ? Float64Array.from(inp.groupMap) : up.groupMap;
+  const groupMap = up ? up.groupMap : Float64Array.from(inp.groupMap!);
   const groupIndex = new Int32Array(H * W);
   const groupMargin = new Float64Array(H * W);
   for (let p = 0; p < H * W; p++) {
@@ -227,7 +228,7 @@ export function zeroShotSegment(inp: SegmentInput): SegmentResult {
     for (let c = 0; c < C; c++) probs[c * H * W + p] = Math.exp(logits[c * H * W + p] - m) / sum;
   }
   const pred = predictAt(groupIndex, affinity, K, inp.bgThresh, backdrop);
-  return { cumulative, groupMap, groupIndex, groupMargin, imageClassProbs, topkMask, affinity, logits, probs, pred, effectiveBgThresh: t };
+  return { cumulative: cumulative ?? up!.cumulative, groupMap, groupIndex, groupMargin, imageClassProbs, topkMask, affinity, logits, probs, pred, effectiveBgThresh: t };
 }
 
 /**
