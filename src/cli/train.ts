@@ -51,6 +51,7 @@ const RECIPE_CHOICES: Record<string, readonly string[]> = {
   groupNounMatchingBackdrop: ['none', 'border'],
   multiLabelBackdrop: ['none', 'border'],
   promptTemplates: ['full', 'subset', 'simple'],
+  phrasePrompts: ['none', 'also'],
   groupBalanceScope: ['image', 'batch', 'image-then-batch'],
 };
 

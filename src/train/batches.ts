@@ -27,6 +27,12 @@ export interface PromptSpec {
   templates: 'full' | 'subset' | 'simple';
   withModifiers: boolean;
   /**
+   * 'also' (unique prompts only): every image owns, beside its nouns, its noun phrases with their modifiers ("red
+   * star") as keys of their own; a generated scene whose caption lost its colours takes them from its caption before
+   * the drop. 'none' or absent: the nouns alone (or the phrases alone, with withModifiers).
+   */
+  phrasePrompts?: 'none' | 'also';
+  /**
    * A noun every image owns in the multi-label loss, whether its caption names it or not (unique prompts only; ''
    * or absent: none). Captions name the backdrop in a third of the scenes, so "background" is otherwise a positive of
    * those images and a negative of the rest, though every image has one: a target no image can predict.
@@ -65,12 +71,18 @@ function pack(images: RgbImage[], captions: string[], prompts: string[][], tok: 
  * Prompts once per distinct noun of the batch: k rows per noun, each in a template drawn from `rng`, keyed by the
  * noun; every image owns its caption's nouns. Nouns in order of first appearance, so the batch is deterministic.
  */
-export function packUniquePrompts(images: RgbImage[], captions: string[], nouns: NounPhrase[][], tok: Tokenizer, spec: PromptSpec, rng: Random): StepInput {
+export function packUniquePrompts(images: RgbImage[], captions: string[], nouns: NounPhrase[][], tok: Tokenizer, spec: PromptSpec, rng: Random, phrases: NounPhrase[][] = nouns): StepInput {
   const b = images.length;
   const l = tok.contextLength;
   const captionIds = new Int32Array(b * l);
   captions.forEach((c, i) => captionIds.set(tok.encode(c), i * l));
-  const nounKeys = nouns.map((n) => promptWords(n, spec.withModifiers));
+  const nounKeys = nouns.map((n, i) => {
+    const keys = promptWords(n, spec.withModifiers);
+    if (spec.phrasePrompts !== 'also') return keys;
+    // only phrases of nouns the caption names: the colourful caption may mention another backdrop
+    const named = new Set(n.map((x) => x.noun));
+    return [...new Set([...keys, ...phrases[i].filter((p) => named.has(p.noun)).map((p) => p.phrase)])];
+  });
   // A batch without a single noun (users' captions can be like that) prompts with its captions, as the paper pads.
   const fromCaptions = nounKeys.every((keys) => keys.length === 0);
   const bg = spec.backgroundNoun;
@@ -111,7 +123,7 @@ export class ShapesBatches implements BatchSource {
       return world.sample(index, Math.floor(index / 10000));
     });
     if (this.prompts.uniquePrompts && this.prompts.k > 0) {
-      return packUniquePrompts(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.nouns), this.tok, this.prompts, stepRng(this.seed, step));
+      return packUniquePrompts(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.nouns), this.tok, this.prompts, stepRng(this.seed, step), samples.map((s) => s.colourNouns));
     }
     return pack(samples.map((s) => s.image), samples.map((s) => s.caption), samples.map((s) => s.prompts.slice(0, this.prompts.k)), this.tok, this.prompts.k, this.prompts.sharedTargets);
   }

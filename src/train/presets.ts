@@ -23,6 +23,14 @@ export interface TrainRecipe {
   /** Put colour words in prompts ("a photo of a red star."): a deviation from the paper, see TRAINING-NOTES. */
   promptModifiers: boolean;
   /**
+   * 'also': the multi-label loss's keys are each image's nouns and, beside them, its noun phrases with their colours
+   * ("red star"), taken for the generated world from the caption before its colours were dropped (captionColourDrop).
+   * Colour is what tells a scene's groups apart, so a phrase prompt can only be won by the group of its own object,
+   * and the batch's other "red" and other "star" phrases make it a matter of shape too. 'none': the nouns (the paper).
+   * Needs multiLabelTargets 'unique'.
+   */
+  phrasePrompts: 'none' | 'also';
+  /**
    * 'paper': k prompts per image, each a positive of its own image only; 'shared': the same prompts, each a positive
    * of every image owning its noun; 'unique': k prompts per distinct noun of the batch, positives as 'shared'.
    */
@@ -157,7 +165,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 64, steps: 1200, lr: 2e-3, warmupSteps: 40, warmupLr: 1e-5, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'unique', contrastiveTargets: 'paper', multiLabelPooling: 'both', multiLabelBackdrop: 'border', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 1, groupNounSpread: 0, backgroundNoun: '',
+    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'unique', contrastiveTargets: 'paper', multiLabelPooling: 'both', multiLabelBackdrop: 'border', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 1, groupNounSpread: 0, backgroundNoun: '',
     checkpointEvery: 100, evalEvery: 0,
   }),
   // A step up for a real GPU: 128×128 scenes, the paper's group counts, ViT-Ti-like width.
@@ -176,14 +184,14 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 256, steps: 5000, lr: 1.6e-3 * (256 / 4096), warmupSteps: 300, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, backgroundNoun: '',
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, backgroundNoun: '',
     checkpointEvery: 500, evalEvery: 1000,
   }),
   // The paper's architecture and recipe (GROUPVIT.md §1.1, §1.6), learning rate scaled linearly with the batch.
   'gcc-yfcc': () => ({
     config: parseConfig({ projection_dim: 256, projection_intermediate_dim: 4096, text_config: PAPER_TEXT, vision_config: {} }),
     batchSize: 4096, steps: 30 * 7000, lr: 1.6e-3, warmupSteps: 2 * 7000, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, backgroundNoun: '',
+    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, backgroundNoun: '',
     checkpointEvery: 1000, evalEvery: 0,
   }),
 };

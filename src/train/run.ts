@@ -81,7 +81,7 @@ function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: T
 
 /** The prompts a recipe asks of its batches. */
 function promptSpecFor(recipe: TrainRecipe): PromptSpec {
-  return { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0, backgroundNoun: recipe.backgroundNoun ?? '' };
+  return { k: recipe.promptsPerImage, templates: recipe.promptTemplates, withModifiers: recipe.promptModifiers, phrasePrompts: recipe.phrasePrompts ?? 'none', sharedTargets: recipe.multiLabelTargets !== 'paper', uniquePrompts: recipe.multiLabelTargets === 'unique', captionColourDrop: recipe.captionColourDrop, singleObjectSteps: recipe.singleObjectSteps ?? 0, backgroundNoun: recipe.backgroundNoun ?? '' };
 }
 
 /** The patch weights a recipe's grouping terms need with each batch. */

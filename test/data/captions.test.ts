@@ -133,3 +133,20 @@ test('colourDrop: captions name the shapes without colours; counts regroup by sh
     assert.ok(SHAPES.some((sh) => s.caption.includes(sh.slice(0, 4))));
   }
 });
+
+test('colourDrop: colourNouns name every visible object with its own colour, the caption and the pixels as without them', () => {
+  const dropped = new ShapesDataset({ seed: 4, split: 'train', caption: { colourDrop: 1 } });
+  const kept = new ShapesDataset({ seed: 4, split: 'train' });
+  for (let i = 0; i < 40; i++) {
+    const s = dropped.sample(i);
+    const visible = s.objects.filter((o) => o.visiblePixels >= 4);
+    for (const o of visible) assert.ok(s.colourNouns.some((n) => n.noun === o.shape && n.phrase === `${o.colour} ${o.shape}`), `${i}: no ${o.colour} ${o.shape} in ${JSON.stringify(s.colourNouns)}`);
+    // no phrase names an object the scene does not hold
+    for (const n of s.colourNouns.filter((x) => (SHAPES as readonly string[]).includes(x.noun))) {
+      assert.ok(visible.some((o) => n.phrase === `${o.colour} ${o.shape}`), `${i}: ${n.phrase} is not in the scene`);
+    }
+    assert.deepEqual(s.image.data, kept.sample(i).image.data);
+    const k = kept.sample(i);
+    assert.equal(k.colourNouns, k.nouns, 'a caption that kept its colours is its own colour caption');
+  }
+});

@@ -221,6 +221,39 @@ test('unique prompts: k templated rows per distinct noun of the batch, owned by 
   assert.notDeepEqual(src.batch(4).promptIds, a.promptIds);
 });
 
+test('phrasePrompts also: each image owns its nouns and its colour phrases from before the colour drop, each prompted as a key', async () => {
+  const { ShapesBatches } = await import('../../src/train/batches.js');
+  const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');
+  const config = microConfig();
+  const tok = loadTokenizer('/nonexistent', config);
+  const world = await import('../../src/data/shapes/world.js');
+  const base = { k: 2, templates: 'full' as const, withModifiers: false, sharedTargets: true, uniquePrompts: true, captionColourDrop: 1 };
+  const plain = new ShapesBatches(5, 6, 32, tok, base).batch(3);
+  const src = new ShapesBatches(5, 6, 32, tok, { ...base, phrasePrompts: 'also' as const });
+  const also = src.batch(3);
+  assert.deepEqual(also.pixels, plain.pixels);
+  assert.deepEqual(also.captionIds, plain.captionIds, 'the captions keep their colours out');
+  also.imageKeys!.forEach((keys, i) => {
+    const nouns = plain.imageKeys![i];
+    assert.deepEqual(keys.slice(0, nouns.length), nouns, 'the nouns first, as without phrases');
+    const sample = src.data.sample(3 * 6 + i, 0);
+    const objects = sample.objects.filter((o) => o.visiblePixels >= 4).map((o) => `${o.colour} ${o.shape}`);
+    const phrases = keys.slice(nouns.length);
+    const { SHAPES } = world;
+    const shapePhrases = phrases.filter((p) => SHAPES.some((sh) => p.endsWith(` ${sh}`)));
+    assert.deepEqual(shapePhrases.sort(), [...new Set(objects)].sort(), `image ${i}: ${keys.join(', ')}`);
+    // the rest describe the backdrop, and only where the caption names it
+    for (const p of phrases.filter((x) => !shapePhrases.includes(x))) assert.ok(p.endsWith(' background') && nouns.includes('background') || p.endsWith(' backdrop') && nouns.includes('backdrop'), p);
+  });
+  const distinct = [...new Set(also.imageKeys!.flat())];
+  assert.deepEqual(also.promptKeys, distinct.flatMap((w) => [w, w]));
+  const l = tok.contextLength;
+  also.promptKeys!.forEach((w, j) => {
+    const row = Array.from(also.promptIds!.slice(j * l, (j + 1) * l));
+    assert.ok(tok.encode(w).filter((id) => id !== 0).slice(1, -1).every((id) => row.includes(id)), `prompt ${j} names ${w}`);
+  });
+});
+
 test('backgroundNoun: every image owns it, prompted once per batch like any noun; other images keep their own nouns', async () => {
   const { ShapesBatches } = await import('../../src/train/batches.js');
   const { loadTokenizer } = await import('../../src/data/tokenizer/index.js');

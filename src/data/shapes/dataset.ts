@@ -24,6 +24,11 @@ export interface ShapesSample {
   caption: string;
   /** The caption's nouns and noun phrases (what the prompts are drawn from). */
   nouns: NounPhrase[];
+  /**
+   * The noun phrases of the scene's caption as it reads before a colour drop (caption.colourDrop) took the colours out:
+   * "red star" where the caption says "a star". The same as nouns when the caption kept its colours.
+   */
+  colourNouns: NounPhrase[];
   /** k prompts for the multi-label loss. */
   prompts: string[];
   /** Ground truth for evaluation only: 0 background, 1–8 classes. Training must not read it. */
@@ -55,10 +60,14 @@ function generate(base: number, index: number, size: number, opts: Omit<ShapesDa
   const mentioned = objects.filter((o) => o.visiblePixels >= MIN_MENTION_PIXELS);
   const caption = captionScene(mentioned.length > 0 ? mentioned : objects, scene.backdrop, size, size, new Random(mix32(base ^ 0xc0ffee)), opts.caption);
   const nouns = extractNouns(caption);
+  // The caption with its colours, from a stream of its own so that the caption above stays byte-identical.
+  const colourNouns = opts.caption?.colourDrop
+    ? extractNouns(captionScene(mentioned.length > 0 ? mentioned : objects, scene.backdrop, size, size, new Random(mix32(base ^ 0xc0ffee ^ 0x7a11)), { ...opts.caption, colourDrop: 0 }))
+    : nouns;
   // Prompts are re-drawn every epoch in the paper (random at load time); the epoch makes that reproducible.
   const promptRng = new Random(mix32(base ^ mix32(0x9e37 + epoch)));
   const prompts = makePrompts(caption, nouns, promptRng, opts.prompts);
-  return { index, image: rendered.image, caption, nouns, prompts, mask: rendered.mask, objects, backdrop: scene.backdrop };
+  return { index, image: rendered.image, caption, nouns, colourNouns, prompts, mask: rendered.mask, objects, backdrop: scene.backdrop };
 }
 
 export class ShapesDataset {
