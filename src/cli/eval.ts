@@ -36,12 +36,21 @@ function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixe
         `  group purity                    ${pct(d.groupPurity)}\n  mIoU with oracle background     ${(d.oracleBackgroundMIoU * 100).toFixed(1)}\n` +
         `  mIoU with oracle group names    ${(d.oracleNamingMIoU * 100).toFixed(1)}\n` +
         `  object's share of its group     ${pct(d.objectGroupShare)}\n  object's group named as it      ${pct(d.objectGroupNamed)}\n` +
+        (d.objectGroupNamedByObjects?.length ? `  ... by objects in the scene     ${d.objectGroupNamedByObjects.map(([n, v], i) => `${i + 1}: ${pct(v)} (${n} scenes)`).join(', ')}\n` : '') +
         `  ... named a shape not in it     ${pct(d.objectGroupNamedAbsent)}\n  ... named the image's top class ${pct(d.objectGroupNamedImageTop)}\n` +
         `  backdrop's group named a shape  ${pct(d.backgroundGroupNamed)}\n` +
         (d.classCosine === undefined ? '' : `  class names' text cosine        ${d.classCosine.toFixed(3)}\n`) +
         (d.assignMargins === undefined ? '' : `  assignment margin per stage     ${d.assignMargins.map((m) => m.toFixed(3)).join(' / ')}\n`),
     );
+    if (d.namingConfusion?.length) process.stdout.write(confusionTable(d.namingConfusion, rep.classes.slice(rep.classes.length - d.namingConfusion.length)));
   }
+}
+
+/** Objects (rows, by class) against the name their best group takes (columns), as counts. */
+function confusionTable(counts: number[][], names: string[]): string {
+  const w = Math.max(6, ...names.map((n) => Math.min(n.length, 8) + 1));
+  const head = `  ${'object \\ named'.padEnd(14)}${names.map((n) => n.slice(0, 8).padStart(w)).join('')}\n`;
+  return `object's group named as (counts)\n${head}${counts.map((row, i) => `  ${names[i].slice(0, 14).padEnd(14)}${row.map((v) => String(v).padStart(w)).join('')}\n`).join('')}`;
 }
 
 /** A VOC-layout folder: the Segmenter's pipeline (paper protocol for the official models) scored against its labels. */

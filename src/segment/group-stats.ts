@@ -33,6 +33,17 @@ export interface GroupDiagnostics {
   objectGroupNamedAbsent: number;
   objectGroupNamedImageTop: number;
   /**
+   * objectGroupNamed by how many objects (classes) the scene holds: [scenes with n objects, share named right] per n
+   * from 1. Near the image-level rate for one object and far below it for three, the groups carry the scene, not
+   * their own object (README, Training, eleventh session).
+   */
+  objectGroupNamedByObjects: [number, number][];
+  /**
+   * [K, K] counts: row k, an object of class k; column j, its best group named class j. Where the misnaming goes (a
+   * heart read as a circle is a shape the model cannot yet tell apart; a heart read as the scene's star is the echo).
+   */
+  namingConfusion: number[][];
+  /**
    * Share of images whose largest mostly-background group is named (no background rule) with a shape that is in the
    * image, over the images that have such a group: well above objectGroupNamed, the backdrop's group carries the
    * scene's identity instead of the objects' own groups (TRAINING-NOTES: where the name lands).
@@ -101,10 +112,13 @@ export class GroupStats {
   private objectNamedImageTop = 0;
   private backgroundImages = 0;
   private backgroundNamed = 0;
+  private byObjects: { objects: number; named: number }[] = [];
+  private confusion: number[][];
 
   constructor(readonly numClasses: number) {
     this.oracle = new IoUMeter(numClasses);
     this.oracleNaming = new IoUMeter(numClasses);
+    this.confusion = Array.from({ length: numClasses - 1 }, () => new Array<number>(numClasses - 1).fill(0));
   }
 
   /**
@@ -142,12 +156,20 @@ export class GroupStats {
     for (const [g, counts] of perGroup) {
       for (const [label, v] of counts) if (label > 0 && v > (best.get(label)?.pixels ?? 0)) best.set(label, { group: g, pixels: v });
     }
+    const n = best.size;
+    for (let i = this.byObjects.length; i < n; i++) this.byObjects.push({ objects: 0, named: 0 });
     for (const [label, { group, pixels }] of best) {
       let total = 0;
       for (const v of perGroup.get(group)!.values()) total += v;
       this.objects++;
       this.objectShare += pixels / total;
-      if (groupClass[group] + 1 === label) this.objectNamed++;
+      this.byObjects[n - 1].objects++;
+      // (a caller may pass fewer classes than names; such an object counts everywhere but here)
+      if (label - 1 < this.confusion.length && groupClass[group] < this.confusion.length) this.confusion[label - 1][groupClass[group]]++;
+      if (groupClass[group] + 1 === label) {
+        this.objectNamed++;
+        this.byObjects[n - 1].named++;
+      }
       if (!best.has(groupClass[group] + 1)) this.objectNamedAbsent++;
       if (groupClass[group] === imageTopClass) this.objectNamedImageTop++;
     }
@@ -177,6 +199,8 @@ export class GroupStats {
       objectGroupNamed: this.objectNamed / Math.max(this.objects, 1),
       objectGroupNamedAbsent: this.objectNamedAbsent / Math.max(this.objects, 1),
       objectGroupNamedImageTop: this.objectNamedImageTop / Math.max(this.objects, 1),
+      objectGroupNamedByObjects: this.byObjects.map((b, i) => [b.objects / (i + 1), b.named / Math.max(b.objects, 1)]),
+      namingConfusion: this.confusion.map((row) => [...row]),
       backgroundGroupNamed: this.backgroundNamed / Math.max(this.backgroundImages, 1),
     };
   }

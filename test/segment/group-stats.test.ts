@@ -74,3 +74,21 @@ test('assignmentMarginSum: the log-ratio of each token\'s two best groups, summe
   assert.equal(r.count, 4);
   assert.ok(Math.abs(r.sum - (Math.log(2) + Math.log(3) + 0 + Math.log(8))) < 1e-12, String(r.sum));
 });
+
+test('GroupStats: naming by the number of objects in the scene, and the naming confusion', () => {
+  const s = new GroupStats(4);
+  // One object (label 1) in group 1, named class 0: right.
+  s.add(Int32Array.from([0, 0, 1, 1]), Int32Array.from([2, 0]), [0, 0, 1, 1], 0);
+  // One object (label 3) in group 0, named class 0: wrong (read as label 1).
+  s.add(Int32Array.from([0, 0, 1, 1]), Int32Array.from([0, 1]), [3, 3, 0, 0], 0);
+  // Two objects: label 1 in group 0 and label 2 in group 1, both groups named class 1 (label 2): one right, one echo.
+  s.add(Int32Array.from([0, 0, 1, 1]), Int32Array.from([1, 1]), [1, 1, 2, 2], 1);
+  const r = s.report();
+  // one-object scenes: 2, half named right; two-object scenes: 1, half its objects named right
+  assert.deepEqual(r.objectGroupNamedByObjects, [[2, 1 / 2], [1, 1 / 2]]);
+  assert.deepEqual(r.namingConfusion, [
+    [1, 1, 0],
+    [0, 1, 0],
+    [1, 0, 0],
+  ]);
+});
