@@ -44,7 +44,17 @@ export interface VisionConfig {
    * Absent means 'linear', so the configs of the released models are written back unchanged.
    */
   patch_embed?: PatchEmbedKind;
+  /**
+   * What the last grouping block's segment tokens are made of: 'tokens_and_group' (the official model: the mean of the
+   * tokens assigned to a group plus the group token, which attended over the whole image before the assignment) or
+   * 'tokens' (this project's option: the assigned tokens' mean alone, so that a final group carries its own pixels
+   * rather than the scene; README, Training, eleventh session). Absent means 'tokens_and_group'.
+   */
+  last_segment_tokens?: SegmentTokenKind;
 }
+
+export type SegmentTokenKind = 'tokens_and_group' | 'tokens';
+export const SEGMENT_TOKEN_KINDS: readonly SegmentTokenKind[] = ['tokens_and_group', 'tokens'];
 
 export type PatchEmbedKind = 'linear' | 'conv';
 export const PATCH_EMBED_KINDS: readonly PatchEmbedKind[] = ['linear', 'conv'];
@@ -107,7 +117,9 @@ export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
   for (const k of ['hidden_size', 'intermediate_size', 'num_attention_heads', 'image_size', 'patch_size', 'num_channels'] as const) {
     if (!isPosInt(vision[k])) throw bad(`vision_config.${k} must be a positive integer`);
   }
-  if (!Array.isArray(vision.depths) || !vision.depths.every(isPosInt)) throw bad('vision_config.depths must list positive integers');
+  // the last stage may have no layers: its segment tokens then go straight to the pooling (no attention among them)
+  const depthOk = (d: unknown, i: number) => isPosInt(d) || (d === 0 && i === vision.depths.length - 1 && i > 0);
+  if (!Array.isArray(vision.depths) || !vision.depths.every(depthOk)) throw bad('vision_config.depths must list positive integers (the last may be 0)');
   const stages = vision.depths.length;
   if (vision.num_group_tokens.length !== stages) throw bad('vision_config.num_group_tokens needs one entry per stage');
   if (vision.num_output_groups.length < stages - 1) throw bad('vision_config.num_output_groups needs an entry per grouping stage');
@@ -118,6 +130,9 @@ export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
   }
   if (vision.patch_embed !== undefined && !PATCH_EMBED_KINDS.includes(vision.patch_embed)) {
     throw bad(`vision_config.patch_embed must be ${PATCH_EMBED_KINDS.map((k) => `"${k}"`).join(' or ')}, not ${JSON.stringify(vision.patch_embed)}`);
+  }
+  if (vision.last_segment_tokens !== undefined && !SEGMENT_TOKEN_KINDS.includes(vision.last_segment_tokens)) {
+    throw bad(`vision_config.last_segment_tokens must be ${SEGMENT_TOKEN_KINDS.map((k) => `"${k}"`).join(' or ')}, not ${JSON.stringify(vision.last_segment_tokens)}`);
   }
   if (vision.patch_embed === 'conv') {
     const p = vision.patch_size;

@@ -89,8 +89,12 @@ export class GroupingBlock extends Module {
   norm_new_x: LayerNorm;
   mlp_channels: Mlp;
 
-  constructor(cfg: VisionConfig, groupsIn: number, groupsOut: number, rng: Rng) {
+  /** Whether the new segment tokens add the group token to the assigned tokens' mean (config last_segment_tokens). */
+  addsGroupToken: boolean;
+
+  constructor(cfg: VisionConfig, groupsIn: number, groupsOut: number, rng: Rng, addsGroupToken = true) {
     super();
+    this.addsGroupToken = addsGroupToken;
     const c = cfg.hidden_size;
     const eps = cfg.layer_norm_eps;
     this.norm_tokens = new LayerNorm(c, eps);
@@ -113,7 +117,8 @@ export class GroupingBlock extends Module {
     const a = this.assign.forward(pg, xn, o);
     traceSet(trace, `${pre}.assign.soft`, a.soft);
     traceSet(trace, `${pre}.assign.hard`, a.hard);
-    const merged = add(a.out, pg);
+    traceSet(trace, `${pre}.assign.out`, a.out);
+    const merged = this.addsGroupToken ? add(a.out, pg) : a.out;
     const out = add(merged, this.mlp_channels.forward(this.norm_new_x.forward(merged)));
     traceSet(trace, `${pre}.grouping.out`, out);
     return { x: out, assignment: { soft: a.soft, hard: a.hard, logits: a.logits } };

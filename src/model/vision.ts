@@ -232,7 +232,11 @@ export class VisionStage extends Module {
       groups > 0 && prevGroups > 0
         ? [new LayerNorm(c, cfg.layer_norm_eps), new MixerMlp(prevGroups, Math.round(c * cfg.assign_mlp_ratio[0]), groups, cfg.hidden_act, rng)]
         : null;
-    this.downsample = groups > 0 ? new GroupingBlock(cfg, groups, cfg.num_output_groups[index], rng) : null;
+    let last = -1;
+    cfg.num_group_tokens.forEach((n, i) => { if (n > 0) last = i; });
+    const lastGrouping = last === index;
+    const addsGroupToken = !(lastGrouping && cfg.last_segment_tokens === 'tokens');
+    this.downsample = groups > 0 ? new GroupingBlock(cfg, groups, cfg.num_output_groups[index], rng, addsGroupToken) : null;
   }
 
   get numGroupTokens(): number {
