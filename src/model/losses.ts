@@ -10,7 +10,7 @@ import { diagonalTargets, multiLabelTargets, ownedKeyTargets, presenceCrossEntro
 import type { GroupViTModel } from './groupvit.js';
 import type { GroupingOptions } from './grouping.js';
 import { noGrad } from '../tensor/tape.js';
-import { backdropGroups, matchedNounTargets } from './noun-matching.js';
+import { backdropGroups, groundedGroups, matchedNounTargets, targetsFromGroups } from './noun-matching.js';
 
 export interface TrainBatch {
   /** Normalised pixels [B, 3, H, W]. */
@@ -62,6 +62,8 @@ export interface Losses {
   spread: Tensor | null;
   /** The presence loss (weight · groupPresenceLoss), when asked for. */
   presence: Tensor | null;
+  /** The grounded noun loss (weight · groundedNounLoss), when asked for. */
+  grounded: Tensor | null;
 }
 
 /** The additions to the paper's objective, each off by default. */
@@ -87,6 +89,10 @@ export interface LossOptions {
   presenceWeight?: number;
   /** Weight of nounSpreadLoss (0: off); it needs prompts made per distinct noun, and holds out the backdrop as the presence loss does. */
   spreadWeight?: number;
+  /** Weight of groundedNounLoss (0: off); it needs prompts made per distinct noun and the batch's groundingWeights. */
+  groundWeight?: number;
+  /** Per image, [keys, L] shares of each patch's pixels in each key's colours (train/colour-grounding.ts). */
+  groundingWeights?: readonly Float32Array[] | null;
   /**
    * Which group of each image the per-group multi-label loss leaves out of its max (and the presence loss out of its
    * rows): 'none', or 'border' (the group
@@ -279,6 +285,23 @@ export function nounSpreadLoss(groupRows: Tensor, groups: number, prompts: Tenso
 }
 
 /**
+ * weight · the multi-label loss between the final groups and the noun prompts with each noun's target the group its
+ * caption's colour words ground it in: the group that best overlaps the noun's pixels ("a red star": the red ones;
+ * model/noun-matching.ts groundedGroups, train/colour-grounding.ts). Every other loss here names a group by what the
+ * model already says of it (the best group, a matching on its own scores, any noun of the caption), and in the tiny
+ * models every group of a scene then says the scene's best name: an object's group is named as it in 62% of
+ * one-object scenes and 25% of three-object ones (README, Training, eleventh session). The colours say which group
+ * is which object without a label. An addition to the paper. Reads the assignment back (one sync, shared with the
+ * backdrop's).   groupRows:[B·G, P], prompts:[M, P], assignment:[B, L, G] (host) -> []
+ */
+export function groundedNounLoss(groupRows: Tensor, groups: number, prompts: Tensor, logScale: Tensor, imageKeys: readonly (readonly string[])[], promptKeys: readonly string[], weight: number, assignment: Float32Array, weights: readonly Float32Array[]): Tensor {
+  const logits = scaledCosine(groupRows, prompts, logScale);
+  const t = targetsFromGroups(groundedGroups(assignment, weights, imageKeys, groups), groups, imageKeys, promptKeys);
+  const [n, m] = logits.shape;
+  return scale(softCrossEntropy2d(logits, Tensor.fromArray(t.rows, [n, m]), Tensor.fromArray(t.cols, [n, m])), weight);
+}
+
+/**
  * GroupViT's training objective (GROUPVIT.md §1.5): the symmetric image–caption contrastive loss plus, when prompts
  * are given, the multi-label loss of each image against its k noun prompts with its own logit scale.
  * The captions and prompts go through the text tower as one batch, so BatchNorm sees them together as NVlabs does.
@@ -295,7 +318,8 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const matchWeight = o.matchWeight ?? 0;
   const presenceWeight = o.presenceWeight ?? 0;
   const spreadWeight = o.spreadWeight ?? 0;
-  const perGroupNouns = pooling !== 'image' || presenceWeight > 0 || spreadWeight > 0;
+  const groundWeight = o.groundWeight ?? 0;
+  const perGroupNouns = pooling !== 'image' || presenceWeight > 0 || spreadWeight > 0 || groundWeight > 0;
   const border = ((matchWeight > 0 && o.matchBackdrop === 'border') || (perGroupNouns && o.multiLabelBackdrop === 'border')) && logits.length > 0;
   const composite = (smoothWeight > 0 || contrastWeight > 0) && logits.length ? compositeAssignment(logits) : null;
   const smoothness = composite && smoothWeight > 0 ? smoothnessTerm(composite, o.patchAffinity!, smoothWeight) : null;
@@ -332,17 +356,23 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const shared = o.contrastiveTargets === 'shared' && b.imageKeys;
   const eye = Tensor.fromArray(shared ? sameKeysTargets(b.imageKeys!) : diagonalTargets(b.batch), [b.batch, b.batch]);
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
-  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness, contrast, matched: null, presence: null, spread: null };
+  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness, contrast, matched: null, presence: null, spread: null, grounded: null };
   const prompts = slice(text, 0, b.batch, m);
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
   const colT = Tensor.fromArray(t.cols, [b.batch, m]);
   let heldOut: Int32Array | null = null;
+  const grounding = groundWeight > 0 && logits.length > 0;
+  if (grounding && (!b.imageKeys || !o.groundingWeights)) throw new Error('groupvitLosses: the grounded noun loss needs prompts made per distinct noun and the batch\'s grounding weights');
+  let assignment: Float32Array | null = null;
+  if (border || grounding) {
+    const map = composite ?? noGrad(() => compositeAssignment(logits));
+    assignment = await map.toArray();
+  }
   if (border) {
     const [, , h, w] = b.pixels.shape;
     const p = model.config.vision_config.patch_size;
-    const map = composite ?? noGrad(() => compositeAssignment(logits));
-    heldOut = backdropGroups(await map.toArray(), b.batch, h / p, w / p, groups);
+    heldOut = backdropGroups(assignment!, b.batch, h / p, w / p, groups);
   }
   // the group the per-group noun losses (the max and the presence loss) leave out
   const nounHeldOut = o.multiLabelBackdrop === 'border' ? heldOut : null;
@@ -353,7 +383,8 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, matchHeldOut) : null;
   const presence = presenceWeight > 0 ? groupPresenceLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, presenceWeight, nounHeldOut) : null;
   const spread = spreadWeight > 0 ? nounSpreadLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, spreadWeight, nounHeldOut) : null;
-  const nounTerms = [matched, presence, spread].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), multiLabel);
+  const grounded = grounding ? groundedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, groundWeight, assignment!, o.groundingWeights!) : null;
+  const nounTerms = [matched, presence, spread, grounded].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), multiLabel);
   const total = withTerms(add(contrastive, nounTerms));
-  return { total, contrastive, multiLabel, balance, smoothness, contrast, matched, presence, spread };
+  return { total, contrastive, multiLabel, balance, smoothness, contrast, matched, presence, spread, grounded };
 }

@@ -82,26 +82,7 @@ export function matchedNounTargets(logits: Float32Array, groups: number, imageKe
     const byNoun = new Map(nouns.map((key, n) => [key, match[n] < 0 ? -1 : free[match[n]]]));
     return Int32Array.from(keys, (key) => byNoun.get(key) ?? -1);
   });
-  const rows = new Float32Array(b * groups * m);
-  const cols = new Float32Array(b * groups * m);
-  const matchedRowsOf = new Map<string, number[]>();
-  imageKeys.forEach((keys, i) =>
-    keys.forEach((key, n) => {
-      const g = groupOf[i][n];
-      if (g < 0 || keys.indexOf(key) !== n) return;
-      const row = i * groups + g;
-      const list = matchedRowsOf.get(key);
-      if (list) list.push(row);
-      else matchedRowsOf.set(key, [row]);
-      const colsOfKey = columnsOf.get(key)!;
-      for (const j of colsOfKey) rows[row * m + j] = 1 / colsOfKey.length;
-    }),
-  );
-  promptKeys.forEach((key, j) => {
-    const owners = matchedRowsOf.get(key) ?? [];
-    for (const row of owners) cols[row * m + j] = 1 / owners.length;
-  });
-  return { rows, cols, groupOf };
+  return targetsFromGroups(groupOf, groups, imageKeys, promptKeys);
 }
 
 /**
@@ -128,4 +109,83 @@ export function backdropGroups(assignment: Float32Array, batch: number, gridH: n
     out[i] = best;
   }
   return out;
+}
+
+/**
+ * The matched and grounded noun losses' targets from each image's nouns' groups (groupOf, in imageKeys order, -1:
+ * none): a group's row spreads 1 over its noun's prompts, a prompt's column over the groups of its noun in the batch.
+ * A noun's first occurrence in an image counts; two nouns of one image must not share a group.
+ */
+export function targetsFromGroups(groupOf: Int32Array[], groups: number, imageKeys: readonly (readonly string[])[], promptKeys: readonly string[]): MatchedTargets {
+  const b = imageKeys.length;
+  const m = promptKeys.length;
+  const columnsOf = new Map<string, number[]>();
+  promptKeys.forEach((key, j) => {
+    const list = columnsOf.get(key);
+    if (list) list.push(j);
+    else columnsOf.set(key, [j]);
+  });
+  const rows = new Float32Array(b * groups * m);
+  const cols = new Float32Array(b * groups * m);
+  const matchedRowsOf = new Map<string, number[]>();
+  imageKeys.forEach((keys, i) =>
+    keys.forEach((key, n) => {
+      const g = groupOf[i][n];
+      if (g < 0 || keys.indexOf(key) !== n || !columnsOf.has(key)) return;
+      const row = i * groups + g;
+      const list = matchedRowsOf.get(key);
+      if (list) list.push(row);
+      else matchedRowsOf.set(key, [row]);
+      const colsOfKey = columnsOf.get(key)!;
+      for (const j of colsOfKey) rows[row * m + j] = 1 / colsOfKey.length;
+    }),
+  );
+  promptKeys.forEach((key, j) => {
+    const owners = matchedRowsOf.get(key) ?? [];
+    for (const row of owners) cols[row * m + j] = 1 / owners.length;
+  });
+  return { rows, cols, groupOf };
+}
+
+/**
+ * A group grounds a noun when it and the noun's pixels overlap by at least this IoU: below it, the best group is a
+ * sliver of the object or the object a sliver of the group (the backdrop's, which holds most of every image), and
+ * naming it after the noun would teach the echo this loss is against.
+ */
+export const MIN_GROUNDING_IOU = 0.2;
+
+/**
+ * Per image, per key of imageKeys, the final group its pixels ground it in (train/colour-grounding.ts) or -1: the
+ * one-to-one assignment of keys to groups with the highest summed IoU between each key's pixel weights and each
+ * group's soft share of the patches, over pairs at MIN_GROUNDING_IOU or more.
+ *   assignment:[B, L, G] (each patch's soft final group), weights: per image [keys_i, L]
+ */
+export function groundedGroups(assignment: Float32Array, weights: readonly Float32Array[], imageKeys: readonly (readonly string[])[], groups: number, minIoU = MIN_GROUNDING_IOU): Int32Array[] {
+  const b = imageKeys.length;
+  const l = assignment.length / (b * groups);
+  if (!Number.isInteger(l)) throw new Error(`groundedGroups: ${assignment.length} values for ${b} images of ${groups} groups`);
+  return imageKeys.map((keys, i) => {
+    const w = weights[i];
+    if (!w || w.length !== keys.length * l) throw new Error(`groundedGroups: image ${i} has ${w?.length ?? 0} weights for ${keys.length} keys of ${l} patches`);
+    const size = new Float64Array(groups);
+    for (let t = 0; t < l; t++) for (let g = 0; g < groups; g++) size[g] += assignment[(i * l + t) * groups + g];
+    const iou = new Float64Array(keys.length * groups);
+    keys.forEach((_, k) => {
+      let area = 0;
+      const inter = new Float64Array(groups);
+      for (let t = 0; t < l; t++) {
+        const wt = w[k * l + t];
+        if (!wt) continue;
+        area += wt;
+        for (let g = 0; g < groups; g++) inter[g] += wt * assignment[(i * l + t) * groups + g];
+      }
+      for (let g = 0; g < groups; g++) {
+        const v = area > 0 ? inter[g] / (area + size[g] - inter[g]) : 0;
+        // pairs under the bar score below nothing, so the matching leaves them out
+        iou[k * groups + g] = v >= minIoU ? v : -1e6;
+      }
+    });
+    const match = bestMatching(iou, keys.length, groups);
+    return Int32Array.from(match, (g, k) => (g >= 0 && iou[k * groups + g] >= minIoU ? g : -1));
+  });
 }

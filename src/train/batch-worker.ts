@@ -9,7 +9,7 @@ const source = makeSource(workerData as SourceSpec, skipped);
 parentPort!.on('message', (step: number) => {
   try {
     const b = source.batch(step);
-    const transfer = [b.pixels, b.captionIds, b.promptIds, b.patchAffinity, b.patchRepulsion].flatMap((a) => (a ? [a.buffer as ArrayBuffer] : []));
+    const transfer = [b.pixels, b.captionIds, b.promptIds, b.patchAffinity, b.patchRepulsion, ...(b.groundingWeights ?? [])].flatMap((a) => (a ? [a.buffer as ArrayBuffer] : []));
     // unreadable images met while making this batch travel back so the main thread can warn with counts
     parentPort!.postMessage({ step, batch: b, skippedTotal: skipped.total, skippedSummary: skipped.summary() }, transfer);
   } catch (e) {

@@ -92,7 +92,9 @@ export function packUniquePrompts(images: RgbImage[], captions: string[], nouns:
   const promptKeys = distinct.flatMap((w) => Array<string>(spec.k).fill(w));
   const promptIds = new Int32Array(promptKeys.length * l);
   promptKeys.forEach((w, j) => promptIds.set(tok.encode(fromCaptions ? w : fillTemplate(rng.pick(set), w)), j * l));
-  return { pixels: normalizeImages(images), shape: [b, 3, images[0].height, images[0].width], captionIds, promptIds, promptsPerImage: spec.k, promptKeys, imageKeys };
+  // the phrases travel with the batch for the grounded noun loss (train/colour-grounding.ts), which finds their colours
+  const imagePhrases = phrases.map((ps) => ps.map((x) => ({ noun: x.noun, phrase: x.phrase })));
+  return { pixels: normalizeImages(images), shape: [b, 3, images[0].height, images[0].width], captionIds, promptIds, promptsPerImage: spec.k, promptKeys, imageKeys, imagePhrases };
 }
 
 /** A step's own random stream for batch-level choices (the unique prompts' templates). */

@@ -88,7 +88,7 @@ function promptSpecFor(recipe: TrainRecipe): PromptSpec {
 function patchTermsFor(recipe: TrainRecipe): PatchTerms {
   const v = recipe.config.vision_config;
   const grid = v.image_size / v.patch_size;
-  return { gridH: grid, gridW: grid, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0 };
+  return { gridH: grid, gridW: grid, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0, grounding: (recipe.groupNounGrounding ?? 0) > 0 };
 }
 
 /** The generated world's batches as a recipe asks for them (the data worker rebuilds the source from this). */
@@ -112,6 +112,7 @@ export function stepOptionsFor(recipe: TrainRecipe, seed: number): TrainStepOpti
     groupNounMatchingUntil: recipe.groupNounMatchingUntil ?? 0,
     groupPresence: recipe.groupPresence ?? 0,
     groupNounSpread: recipe.groupNounSpread ?? 0,
+    groupNounGrounding: recipe.groupNounGrounding ?? 0,
     contrastiveTargets: recipe.contrastiveTargets ?? 'paper',
     multiLabelBackdrop: recipe.multiLabelBackdrop ?? 'none',
   };
@@ -143,6 +144,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     [(recipe.groupNounMatching ?? 0) > 0, 'groupNounMatching'],
     [(recipe.groupPresence ?? 0) > 0, 'groupPresence'],
     [(recipe.groupNounSpread ?? 0) > 0, 'groupNounSpread'],
+    [(recipe.groupNounGrounding ?? 0) > 0, 'groupNounGrounding'],
     [recipe.contrastiveTargets === 'shared', 'contrastiveTargets "shared"'],
   ];
   for (const [on, name] of needNouns) {
@@ -218,7 +220,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       waitedBefore = prefetch ? prefetch.waitedMs : 0;
       appendFileSync(
         metricsPath,
-        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), ...(r.matched === undefined ? {} : { matched: r.matched }), ...(r.presence === undefined ? {} : { presence: r.presence }), ...(r.spread === undefined ? {} : { spread: r.spread }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
+        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), ...(r.matched === undefined ? {} : { matched: r.matched }), ...(r.presence === undefined ? {} : { presence: r.presence }), ...(r.spread === undefined ? {} : { spread: r.spread }), ...(r.grounded === undefined ? {} : { grounded: r.grounded }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
       );
       hooks.onStep?.(step, { ...r, lr, imagesPerSecond });
       const skippedNow = prefetch ? prefetch.skippedTotal : source instanceof RecordBatches ? source.index.skipped.total : 0;

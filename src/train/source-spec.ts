@@ -4,6 +4,7 @@ import type { ImageTextIndex } from '../data/records.js';
 import { SkipLog } from '../data/records.js';
 import { RecordBatches, ShapesBatches, type BatchSource, type PromptSpec } from './batches.js';
 import { withPatchWeights, type PatchTerms } from './patch-affinity.js';
+import { withGroundingWeights } from './colour-grounding.js';
 
 /** Everything needed to rebuild a batch source in another thread: plain, structured-cloneable data. */
 export interface SourceSpec {
@@ -27,6 +28,8 @@ export function makeSource(s: SourceSpec, skipped = new SkipLog()): BatchSource 
       ? new ShapesBatches(s.seed, s.batchSize, s.imageSize, tok, s.prompts)
       : new RecordBatches({ source: s.index!.source, records: s.index!.records, skipped }, s.seed, s.batchSize, s.imageSize, tok, s.prompts);
   const terms = s.patchTerms;
-  if (!terms || !(terms.affinity || terms.repulsion)) return source;
-  return { batch: (step) => (step >= terms.fromStep ? withPatchWeights(source.batch(step), terms) : source.batch(step)), describe: () => source.describe() };
+  if (!terms || !(terms.affinity || terms.repulsion || terms.grounding)) return source;
+  const patchWeighted = (step: number) => (step >= terms.fromStep && (terms.affinity || terms.repulsion) ? withPatchWeights(source.batch(step), terms) : source.batch(step));
+  const batch = terms.grounding ? (step: number) => withGroundingWeights(patchWeighted(step), terms.gridH, terms.gridW) : patchWeighted;
+  return { batch, describe: () => source.describe() };
 }

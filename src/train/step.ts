@@ -6,6 +6,8 @@ import type { GroupViTModel } from '../model/groupvit.js';
 import { groupvitLosses, type BalanceScope, type ContrastiveTargets, type MatchBackdrop, type MultiLabelPooling } from '../model/losses.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { patchAffinity, patchRepulsion } from './patch-affinity.js';
+import { groundingWeights } from './colour-grounding.js';
+import type { NounPhrase } from '../data/shapes/nouns.js';
 
 export interface StepInput {
   pixels: Float32Array;
@@ -21,6 +23,10 @@ export interface StepInput {
   /** [B, L, L] weights of the smoothness and contrast terms, made with the batch (patch-affinity.ts withPatchWeights); made in the step when absent. */
   patchAffinity?: Float32Array | null;
   patchRepulsion?: Float32Array | null;
+  /** Per image, the noun phrases of its caption with their colour words (the grounded noun loss; colour-grounding.ts). */
+  imagePhrases?: NounPhrase[][] | null;
+  /** Per image, [keys, L] shares of each patch's pixels in each key's colours, made with the batch; made in the step when absent. */
+  groundingWeights?: Float32Array[] | null;
 }
 
 export interface StepResult {
@@ -40,6 +46,8 @@ export interface StepResult {
   presence?: number;
   /** The noun spread term, when the step has one. */
   spread?: number;
+  /** The grounded noun loss, when the step has one. */
+  grounded?: number;
 }
 
 export interface TrainStepOptions extends AdamWOptions {
@@ -75,6 +83,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupPresence?: number;
   /** Weight of the noun spread term (model/losses.ts nounSpreadLoss; 0: off, the paper). */
   groupNounSpread?: number;
+  /** Weight of the grounded noun loss (model/losses.ts groundedNounLoss; 0: off, the paper). */
+  groupNounGrounding?: number;
   /** Which group of each image the per-group multi-label loss leaves out of its max (default 'none'; model/losses.ts). */
   multiLabelBackdrop?: MatchBackdrop;
   /** Targets of the image–caption loss (default 'paper', the diagonal; model/losses.ts). */
@@ -118,13 +128,15 @@ export class TrainStep {
       const [bsz, , h, w] = input.shape;
       const pairShape = [bsz, (h / p) * (w / p), (h / p) * (w / p)];
       const affinity = smoothWeight > 0 ? Tensor.fromArray(input.patchAffinity ?? patchAffinity(input.pixels, input.shape, h / p, w / p), pairShape) : null;
+      const groundWeight = this.o.groupNounGrounding ?? 0;
+      const grounding = groundWeight > 0 && input.imageKeys && input.imagePhrases ? input.groundingWeights ?? groundingWeights(input.pixels, input.shape, h / p, w / p, input.imageKeys, input.imagePhrases) : null;
       const repulsion = contrastWeight > 0 ? Tensor.fromArray(input.patchRepulsion ?? patchRepulsion(input.pixels, input.shape, h / p, w / p), pairShape) : null;
       const losses = await groupvitLosses(
         this.model,
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: this.o.groupPresence, spreadWeight: this.o.groupNounSpread },
+        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: this.o.groupPresence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -132,16 +144,17 @@ export class TrainStep {
         p.grad?.release();
         p.grad = null;
       }
-      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, losses.presence ?? losses.contrastive, losses.spread ?? losses.contrastive, this.optimizer.scalars];
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, losses.presence ?? losses.contrastive, losses.spread ?? losses.contrastive, losses.grounded ?? losses.contrastive, this.optimizer.scalars];
       return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
     });
-    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[9] };
+    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[10] };
     if (this.o.groupBalance) r.balance = values[3];
     if (smoothWeight > 0) r.smoothness = values[4];
     if (contrastWeight > 0) r.contrast = values[5];
     if (matchWeight > 0 && this.multiLabelScale) r.matched = values[6];
     if ((this.o.groupPresence ?? 0) > 0 && this.multiLabelScale) r.presence = values[7];
     if ((this.o.groupNounSpread ?? 0) > 0 && this.multiLabelScale) r.spread = values[8];
+    if ((this.o.groupNounGrounding ?? 0) > 0 && this.multiLabelScale && input.imagePhrases) r.grounded = values[9];
     return r;
   }
 

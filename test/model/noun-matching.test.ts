@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randn, rng, useGpu } from '../helpers.js';
 import { gradCheck } from '../gradcheck.js';
+import { scaledCosineRef, twoWayCrossEntropyRef } from '../noun-loss-ref.js';
 import { backdropGroups, bestMatching, matchedNounTargets } from '../../src/model/noun-matching.js';
 import { matchedNounLoss } from '../../src/model/losses.js';
 
@@ -92,30 +93,9 @@ test('held-out backdrop: the group holding most border patches takes no noun and
 
 /** The loss in float64: scaled cosine, the matching on its float32 values, then the two-way cross-entropy. */
 function matchedRef(rows: Float64Array, prompts: Float64Array, logScale: number, p: number, groups: number, imageKeys: string[][], promptKeys: string[], weight: number): number {
-  const n = rows.length / p;
-  const m = prompts.length / p;
-  const unit = (x: Float64Array, i: number) => {
-    const v = x.subarray(i * p, i * p + p);
-    const norm = Math.sqrt(v.reduce((a, y) => a + y * y, 0));
-    return Array.from(v, (y) => y / norm);
-  };
-  const s = Math.min(Math.exp(logScale), 100);
-  const logits = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) logits[i * m + j] = s * unit(rows, i).reduce((a, y, c) => a + y * unit(prompts, j)[c], 0);
+  const logits = scaledCosineRef(rows, prompts, logScale, p);
   const t = matchedNounTargets(Float32Array.from(logits), groups, imageKeys, promptKeys);
-  let rowPart = 0;
-  for (let i = 0; i < n; i++) {
-    const z = logits.subarray(i * m, i * m + m);
-    const lse = Math.log(z.reduce((a, v) => a + Math.exp(v), 0));
-    for (let j = 0; j < m; j++) rowPart += t.rows[i * m + j] * (lse - z[j]);
-  }
-  let colPart = 0;
-  for (let j = 0; j < m; j++) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += Math.exp(logits[i * m + j]);
-    for (let i = 0; i < n; i++) colPart += t.cols[i * m + j] * (Math.log(sum) - logits[i * m + j]);
-  }
-  return weight * 0.5 * (rowPart / n + colPart / m);
+  return twoWayCrossEntropyRef(logits, rows.length / p, prompts.length / p, t.rows, t.cols, weight);
 }
 
 test('matched noun loss: 3 images × 3 groups against 6 prompts, width 5, against float64 and finite differences', async () => {
