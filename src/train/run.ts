@@ -113,6 +113,8 @@ export function stepOptionsFor(recipe: TrainRecipe, seed: number): TrainStepOpti
     groupPresence: recipe.groupPresence ?? 0,
     groupNounSpread: recipe.groupNounSpread ?? 0,
     groupNounGrounding: recipe.groupNounGrounding ?? 0,
+    groupNounGroundingStart: recipe.groupNounGroundingStart ?? 0,
+    groupNounTermsUntil: recipe.groupNounTermsUntil ?? 0,
     contrastiveTargets: recipe.contrastiveTargets ?? 'paper',
     multiLabelBackdrop: recipe.multiLabelBackdrop ?? 'none',
   };

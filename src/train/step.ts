@@ -85,10 +85,27 @@ export interface TrainStepOptions extends AdamWOptions {
   groupNounSpread?: number;
   /** Weight of the grounded noun loss (model/losses.ts groundedNounLoss; 0: off, the paper). */
   groupNounGrounding?: number;
+  /** Optimiser steps before the grounded noun loss starts (0: from the first). */
+  groupNounGroundingStart?: number;
+  /** Optimiser steps after which the other per-group noun terms (the per-group max of pooling 'both', the presence loss) stop (0: never). */
+  groupNounTermsUntil?: number;
   /** Which group of each image the per-group multi-label loss leaves out of its max (default 'none'; model/losses.ts). */
   multiLabelBackdrop?: MatchBackdrop;
   /** Targets of the image–caption loss (default 'paper', the diagonal; model/losses.ts). */
   contrastiveTargets?: ContrastiveTargets;
+}
+
+/**
+ * The per-group noun terms at an optimiser step: the grounded loss's weight (0 before its start), and the pooling and
+ * presence weight of the other per-group terms (the per-group max of 'both' and the presence loss stop at termsUntil,
+ * 0: never). Measured: beside the others the grounded loss leaves the echo as it is; alone from the start it removes it
+ * and holds recognition back (README, Training, twelfth session); this lets the preset's terms teach recognition first.
+ */
+export function nounTermsAt(o: Pick<TrainStepOptions, 'groupNounGrounding' | 'groupNounGroundingStart' | 'groupNounTermsUntil' | 'multiLabelPooling' | 'groupPresence'>, step: number): { ground: number; pooling: MultiLabelPooling | undefined; presence: number } {
+  const ground = step < (o.groupNounGroundingStart ?? 0) ? 0 : o.groupNounGrounding ?? 0;
+  const until = o.groupNounTermsUntil ?? 0;
+  if (until > 0 && step >= until) return { ground, pooling: o.multiLabelPooling === 'groups' || o.multiLabelPooling === 'both' ? 'image' : o.multiLabelPooling, presence: 0 };
+  return { ground, pooling: o.multiLabelPooling, presence: o.groupPresence ?? 0 };
 }
 
 /** The smoothness or contrast term's weight at an optimiser step (0-based): off for `start` steps, then a linear ramp as long. */
@@ -128,7 +145,8 @@ export class TrainStep {
       const [bsz, , h, w] = input.shape;
       const pairShape = [bsz, (h / p) * (w / p), (h / p) * (w / p)];
       const affinity = smoothWeight > 0 ? Tensor.fromArray(input.patchAffinity ?? patchAffinity(input.pixels, input.shape, h / p, w / p), pairShape) : null;
-      const groundWeight = this.o.groupNounGrounding ?? 0;
+      const terms = nounTermsAt(this.o, step);
+      const groundWeight = terms.ground;
       const grounding = groundWeight > 0 && input.imageKeys && input.imagePhrases ? input.groundingWeights ?? groundingWeights(input.pixels, input.shape, h / p, w / p, input.imageKeys, input.imagePhrases) : null;
       const repulsion = contrastWeight > 0 ? Tensor.fromArray(input.patchRepulsion ?? patchRepulsion(input.pixels, input.shape, h / p, w / p), pairShape) : null;
       const losses = await groupvitLosses(
@@ -136,7 +154,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: this.o.multiLabelPooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: this.o.groupPresence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding },
+        { pooling: terms.pooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: terms.presence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -152,9 +170,10 @@ export class TrainStep {
     if (smoothWeight > 0) r.smoothness = values[4];
     if (contrastWeight > 0) r.contrast = values[5];
     if (matchWeight > 0 && this.multiLabelScale) r.matched = values[6];
-    if ((this.o.groupPresence ?? 0) > 0 && this.multiLabelScale) r.presence = values[7];
+    const terms = nounTermsAt(this.o, step);
+    if (terms.presence > 0 && this.multiLabelScale) r.presence = values[7];
     if ((this.o.groupNounSpread ?? 0) > 0 && this.multiLabelScale) r.spread = values[8];
-    if ((this.o.groupNounGrounding ?? 0) > 0 && this.multiLabelScale && input.imagePhrases) r.grounded = values[9];
+    if (terms.ground > 0 && this.multiLabelScale && input.imagePhrases) r.grounded = values[9];
     return r;
   }
 

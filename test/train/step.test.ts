@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/model/config.js';
 import { GroupViTModel } from '../../src/model/groupvit.js';
 import { groupvitLosses, type TrainBatch } from '../../src/model/losses.js';
 import { param } from '../../src/nn/module.js';
-import { TrainStep, groupingTermWeightAt, type StepInput } from '../../src/train/step.js';
+import { TrainStep, groupingTermWeightAt, nounTermsAt, type StepInput } from '../../src/train/step.js';
 
 useGpu();
 
@@ -148,4 +148,15 @@ test('two runs with the same seed give bit-identical losses', async () => {
 test('smoothness weight schedule: off for start steps, then a linear ramp as long, then the full weight', () => {
   assert.deepEqual([0, 99, 100, 150, 199, 200, 5000].map((s) => groupingTermWeightAt(2, 100, s)), [0, 0, 0, 1, 1.98, 2, 2]);
   assert.deepEqual([0, 7].map((s) => groupingTermWeightAt(2, 0, s)), [2, 2]);
+});
+
+test('per-group noun terms by step: the grounded loss from its start, the other per-group terms until theirs', () => {
+  const o = { groupNounGrounding: 2, groupNounGroundingStart: 600, groupNounTermsUntil: 600, multiLabelPooling: 'both' as const, groupPresence: 1 };
+  assert.deepEqual(nounTermsAt(o, 0), { ground: 0, pooling: 'both', presence: 1 });
+  assert.deepEqual(nounTermsAt(o, 599), { ground: 0, pooling: 'both', presence: 1 });
+  assert.deepEqual(nounTermsAt(o, 600), { ground: 2, pooling: 'image', presence: 0 });
+  assert.deepEqual(nounTermsAt({ ...o, multiLabelPooling: 'groups' }, 1000), { ground: 2, pooling: 'image', presence: 0 });
+  // zeros: the grounded loss from the first step, the other terms never stop
+  assert.deepEqual(nounTermsAt({ ...o, groupNounGroundingStart: 0, groupNounTermsUntil: 0 }, 5000), { ground: 2, pooling: 'both', presence: 1 });
+  assert.deepEqual(nounTermsAt({}, 10), { ground: 0, pooling: undefined, presence: 0 });
 });
