@@ -171,7 +171,8 @@ const PRESETS: Record<string, () => TrainRecipe> = {
   // seeds 1 / 2 against 0.304 / 0.290, objects' groups named right no more often (README, Training, twelfth session);
   // at weight 3 the run stayed on the plateau (0.153); at 2 as the only per-group noun term (multiLabelPooling 'image',
   // groupPresence 0) the echo no longer showed (named right 27% / 25% / 24% in scenes of 1 / 2 / 3 objects) but
-  // recognition came late (0.224).
+  // recognition came late (0.224); from step 600 in place of the other per-group terms (groupNounGroundingStart and
+  // groupNounTermsUntil 600): 0.299, the echo back.
   // The paper's recipe: --recipe '{"multiLabelTargets":"paper","multiLabelPooling":"image","captionColourDrop":0,
   // "groupBalance":0,"groupSmoothness":0,"groupContrast":0}' and a config with "patch_embed": "linear".
   tiny: () => ({
