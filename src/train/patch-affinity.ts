@@ -117,8 +117,8 @@ export interface PatchTerms {
   repulsion: boolean;
   /** Steps before this one have the terms off (their schedule, step.ts groupingTermWeightAt): no weights made. */
   fromStep: number;
-  /** The grounded noun loss's colour weights (train/colour-grounding.ts), made at every step. */
-  grounding?: boolean;
+  /** The grounded noun loss's colour weights (train/colour-grounding.ts) are made from this step on (absent: never). */
+  groundingFrom?: number;
 }
 
 /**

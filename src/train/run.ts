@@ -88,7 +88,7 @@ function promptSpecFor(recipe: TrainRecipe): PromptSpec {
 function patchTermsFor(recipe: TrainRecipe): PatchTerms {
   const v = recipe.config.vision_config;
   const grid = v.image_size / v.patch_size;
-  return { gridH: grid, gridW: grid, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0, grounding: (recipe.groupNounGrounding ?? 0) > 0 };
+  return { gridH: grid, gridW: grid, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0, ...((recipe.groupNounGrounding ?? 0) > 0 ? { groundingFrom: recipe.groupNounGroundingStart ?? 0 } : {}) };
 }
 
 /** The generated world's batches as a recipe asks for them (the data worker rebuilds the source from this). */

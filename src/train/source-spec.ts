@@ -28,8 +28,9 @@ export function makeSource(s: SourceSpec, skipped = new SkipLog()): BatchSource 
       ? new ShapesBatches(s.seed, s.batchSize, s.imageSize, tok, s.prompts)
       : new RecordBatches({ source: s.index!.source, records: s.index!.records, skipped }, s.seed, s.batchSize, s.imageSize, tok, s.prompts);
   const terms = s.patchTerms;
-  if (!terms || !(terms.affinity || terms.repulsion || terms.grounding)) return source;
+  const groundingFrom = terms?.groundingFrom;
+  if (!terms || !(terms.affinity || terms.repulsion || groundingFrom !== undefined)) return source;
   const patchWeighted = (step: number) => (step >= terms.fromStep && (terms.affinity || terms.repulsion) ? withPatchWeights(source.batch(step), terms) : source.batch(step));
-  const batch = terms.grounding ? (step: number) => withGroundingWeights(patchWeighted(step), terms.gridH, terms.gridW) : patchWeighted;
+  const batch = groundingFrom === undefined ? patchWeighted : (step: number) => (step >= groundingFrom ? withGroundingWeights(patchWeighted(step), terms.gridH, terms.gridW) : patchWeighted(step));
   return { batch, describe: () => source.describe() };
 }

@@ -139,13 +139,13 @@ export class TrainStep {
     const contrastWeight = groupingTermWeightAt(this.o.groupContrast ?? 0, this.o.groupSmoothnessStart ?? 0, step);
     const until = this.o.groupNounMatchingUntil ?? 0;
     const matchWeight = until > 0 && step >= until ? 0 : this.o.groupNounMatching ?? 0;
+    const terms = nounTermsAt(this.o, step);
     const values = await tidyAsync(async () => {
       const pixels = Tensor.fromArray(input.pixels, input.shape);
       const p = this.model.config.vision_config.patch_size;
       const [bsz, , h, w] = input.shape;
       const pairShape = [bsz, (h / p) * (w / p), (h / p) * (w / p)];
       const affinity = smoothWeight > 0 ? Tensor.fromArray(input.patchAffinity ?? patchAffinity(input.pixels, input.shape, h / p, w / p), pairShape) : null;
-      const terms = nounTermsAt(this.o, step);
       const groundWeight = terms.ground;
       const grounding = groundWeight > 0 && input.imageKeys && input.imagePhrases ? input.groundingWeights ?? groundingWeights(input.pixels, input.shape, h / p, w / p, input.imageKeys, input.imagePhrases) : null;
       const repulsion = contrastWeight > 0 ? Tensor.fromArray(input.patchRepulsion ?? patchRepulsion(input.pixels, input.shape, h / p, w / p), pairShape) : null;
@@ -170,7 +170,6 @@ export class TrainStep {
     if (smoothWeight > 0) r.smoothness = values[4];
     if (contrastWeight > 0) r.contrast = values[5];
     if (matchWeight > 0 && this.multiLabelScale) r.matched = values[6];
-    const terms = nounTermsAt(this.o, step);
     if (terms.presence > 0 && this.multiLabelScale) r.presence = values[7];
     if ((this.o.groupNounSpread ?? 0) > 0 && this.multiLabelScale) r.spread = values[8];
     if (terms.ground > 0 && this.multiLabelScale && input.imagePhrases) r.grounded = values[9];
