@@ -9,6 +9,11 @@
 // same (c, ky, kx) order, so a Linear on the merged tokens is a Conv2d(k, stride k) with its weight flattened. It is
 // im2col with s = k, pad = 0 on a channels-last grid; rows and columns past gh·k, gw·k are dropped. A permutation:
 // its backward is the inverse gather, zero for the dropped tokens.
+//
+// token windows: tokens [B, h·w, C] -> [B, gh·gw, C·k·k] (im2col_forward_window with last = 1), k×k windows with stride s and zero padding pad
+// (overlapping where k > s), in the same (c, ky, kx) order: a Linear on them is a Conv2d(k, stride s, padding pad) on
+// a channels-last grid. token_windows_backward is its adjoint as a gather: a grid value sums the window entries that
+// read it, at most ceil(k/s)² of them, with no atomics.
 
 struct Params {
   b: u32,
@@ -22,6 +27,7 @@ struct Params {
   pad: u32,  // zero padding before the first row and column (im2col only)
   gh: u32,   // output grid
   gw: u32,
+  last: u32, // im2col only: 1 when the source is a channels-last token grid [B, h·w, Ch] (token_windows), else 0
 }
 
 @group(0) @binding(0) var<uniform> u: Params;
@@ -55,14 +61,15 @@ fn im2col_forward_window(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgrou
   let bi = t / (u.ch * n);
   let y0 = i32((tok / u.gw) * u.s) - i32(u.pad);
   let x0 = i32((tok % u.gw) * u.s) - i32(u.pad);
-  let plane = (bi * u.ch + c) * u.h;
   let o = t * u.k * u.k;
   for (var ky = 0u; ky < u.k; ky++) {
     let y = y0 + i32(ky);
     for (var kx = 0u; kx < u.k; kx++) {
       let x = x0 + i32(kx);
       var v = 0.0;
-      if (y >= 0 && y < i32(u.eh) && x >= 0 && x < i32(u.ew)) { v = src[(plane + u32(y)) * u.w + u32(x)]; }
+      if (y >= 0 && y < i32(u.eh) && x >= 0 && x < i32(u.ew)) {
+        if (u.last == 1u) { v = src[((bi * u.h + u32(y)) * u.w + u32(x)) * u.ch + c]; } else { v = src[((bi * u.ch + c) * u.h + u32(y)) * u.w + u32(x)]; }
+      }
       out[o + ky * u.k + kx] = v;
     }
   }
@@ -151,4 +158,30 @@ fn space_to_depth2_backward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_
     v = vec4f(src4[o][lane], src4[o + 1u][lane], src4[o + 2u][lane], src4[o + 3u][lane]);
   }
   out4[t] = v;
+}
+
+// One invocation per grid value (image, position, channel): src here is the windows' gradient [B, gh·gw, C·k·k],
+// out the grid's [B, h·w, C]. Window (ty, tx) reads this value at (ky, kx) = (y + pad − ty·s, x + pad − tx·s).
+@compute @workgroup_size(256)
+fn token_windows_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  if (t >= u.b * u.h * u.w * u.ch) { return; }
+  let c = t % u.ch;
+  let pos = (t / u.ch) % (u.h * u.w);
+  let bi = t / (u.ch * u.h * u.w);
+  let yp = i32(pos / u.w) + i32(u.pad);
+  let xp = i32(pos % u.w) + i32(u.pad);
+  let s = i32(u.s);
+  let k = i32(u.k);
+  let cols = u.ch * u.k * u.k;
+  var v = 0.0;
+  // the windows whose rows cover this row: ty·s <= yp < ty·s + k
+  for (var ty = max(0, (yp - k + s) / s); ty <= min(i32(u.gh) - 1, yp / s); ty++) {
+    let ky = yp - ty * s;
+    for (var tx = max(0, (xp - k + s) / s); tx <= min(i32(u.gw) - 1, xp / s); tx++) {
+      let kx = xp - tx * s;
+      v += src[((bi * u.gh + u32(ty)) * u.gw + u32(tx)) * cols + (c * u.k + u32(ky)) * u.k + u32(kx)];
+    }
+  }
+  out[t] = v;
 }

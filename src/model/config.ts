@@ -40,7 +40,9 @@ export interface VisionConfig {
   assign_mlp_ratio: [number, number];
   /**
    * How pixels become tokens: 'linear' (the official model: one Conv2d with kernel = stride = patch_size) or 'conv',
-   * this project's convolutional stem (a 3×3 stride-2 convolution, then 2×2 merges; PatchEmbeddings in vision.ts).
+   * this project's convolutional stem (a 3×3 stride-2 convolution, then 2×2 merges; PatchEmbeddings in vision.ts), or
+   * 'conv3', the same stem with every layer a 3×3 stride-2 convolution: each token then sees 2p − 1 pixels across,
+   * its neighbours' edges too, where the merges leave it its own p × p patch.
    * Absent means 'linear', so the configs of the released models are written back unchanged.
    */
   patch_embed?: PatchEmbedKind;
@@ -56,8 +58,8 @@ export interface VisionConfig {
 export type SegmentTokenKind = 'tokens_and_group' | 'tokens';
 export const SEGMENT_TOKEN_KINDS: readonly SegmentTokenKind[] = ['tokens_and_group', 'tokens'];
 
-export type PatchEmbedKind = 'linear' | 'conv';
-export const PATCH_EMBED_KINDS: readonly PatchEmbedKind[] = ['linear', 'conv'];
+export type PatchEmbedKind = 'linear' | 'conv' | 'conv3';
+export const PATCH_EMBED_KINDS: readonly PatchEmbedKind[] = ['linear', 'conv', 'conv3'];
 
 export interface GroupViTConfig {
   text_config: TextConfig;
@@ -134,10 +136,10 @@ export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
   if (vision.last_segment_tokens !== undefined && !SEGMENT_TOKEN_KINDS.includes(vision.last_segment_tokens)) {
     throw bad(`vision_config.last_segment_tokens must be ${SEGMENT_TOKEN_KINDS.map((k) => `"${k}"`).join(' or ')}, not ${JSON.stringify(vision.last_segment_tokens)}`);
   }
-  if (vision.patch_embed === 'conv') {
+  if (vision.patch_embed === 'conv' || vision.patch_embed === 'conv3') {
     const p = vision.patch_size;
-    if (p < 4 || (p & (p - 1)) !== 0) throw bad(`vision_config.patch_embed "conv" halves the grid per layer, so patch_size must be a power of two of at least 4, not ${p}`);
-    if (vision.hidden_size % 2) throw bad(`vision_config.patch_embed "conv" starts at half the width, so hidden_size must be even, not ${vision.hidden_size}`);
+    if (p < 4 || (p & (p - 1)) !== 0) throw bad(`vision_config.patch_embed "${vision.patch_embed}" halves the grid per layer, so patch_size must be a power of two of at least 4, not ${p}`);
+    if (vision.hidden_size % 2) throw bad(`vision_config.patch_embed "${vision.patch_embed}" starts at half the width, so hidden_size must be even, not ${vision.hidden_size}`);
   }
   if (!isPosInt(cfg.projection_dim) || !isPosInt(cfg.projection_intermediate_dim)) throw bad('projection dims must be positive integers');
   return cfg;

@@ -7,7 +7,7 @@ import { MultiHeadAttention } from '../nn/attention.js';
 import { truncNormal } from '../nn/init.js';
 import { add, fill, scaleRows } from '../ops/elementwise.js';
 import { concat, slice } from '../ops/shape.js';
-import { im2col, patchify, spaceToDepth } from '../ops/patch.js';
+import { im2col, patchify, spaceToDepth, tokenWindows } from '../ops/patch.js';
 import { relu } from '../ops/activation.js';
 import { matmul } from '../ops/matmul.js';
 import { mean } from '../ops/reduce.js';
@@ -71,13 +71,17 @@ export function hashSeed(seed: number, step: number, site: number): number {
 export class PatchEmbeddings extends Module {
   /** kind 'linear': the Conv2d's weight and bias. */
   projection?: { weight: Tensor; bias: Tensor };
-  /** kind 'conv'. */
+  /** kinds 'conv' and 'conv3'. */
   stem?: ConvStem;
 
   constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng, readonly kind: PatchEmbedKind = 'linear') {
     super();
     if (kind === 'conv') {
       this.stem = new ConvStem(channels, patch, dim, rng);
+      return;
+    }
+    if (kind === 'conv3') {
+      this.stem = new ConvStem(channels, patch, dim, rng, true);
       return;
     }
     // stored in Conv2d's [C, Ch, p, p] shape so checkpoints map one to one
@@ -115,7 +119,9 @@ export class Conv2dParams extends Module {
  * linear patch embedding of a tiny ViT learns colours but not shapes, and a few stride-2 convolutions fix that.
  *   conv 3×3 stride 2 padding 1 to C/2 channels, ReLU                  [B, 3, H, W] -> [B, (H/2)·(W/2), C/2]
  *   per further halving: 2×2 space-to-depth, Linear 4C' -> C, ReLU     [B, h·w, C'] -> [B, (h/2)·(w/2), C]
- * until the grid is H/p; the last Linear has no ReLU (the embeddings' LayerNorm follows). A merge's Linear on the
+ * until the grid is H/p; with overlap (patch_embed 'conv3') each further halving is a 3×3 stride-2 convolution with
+ * padding 1 instead, a Linear 9C' -> C on the windows of tokenWindows (weight [C, C', 3, 3] flattened to [C, 9C']);
+ * the last Linear has no ReLU (the embeddings' LayerNorm follows). A merge's Linear on the
  * (c, dy, dx)-ordered merged channels is a Conv2d(2, stride 2) whose weight [C, C', 2, 2] is flattened to [C, 4C'].
  * Weights: He (kaiming) fan-in std sqrt(2/fan_in) where a ReLU follows, sqrt(1/fan_in) for the last (the truncated
  * normal of every other init here, cut at 2 std); zero biases.
@@ -124,7 +130,7 @@ export class ConvStem extends Module {
   conv: Conv2dParams;
   merges: Linear[];
 
-  constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng) {
+  constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng, readonly overlap = false) {
     super();
     const halvings = Math.log2(patch);
     if (!Number.isInteger(halvings) || halvings < 2) throw new Error(`conv stem: patch size ${patch} is not a power of two of at least 4`);
@@ -133,7 +139,7 @@ export class ConvStem extends Module {
     this.conv = new Conv2dParams(c1, channels, 3, Math.sqrt(2 / (channels * 9)), rng);
     this.merges = [];
     for (let i = 0; i < halvings - 1; i++) {
-      const fanIn = 4 * (i === 0 ? c1 : dim);
+      const fanIn = (overlap ? 9 : 4) * (i === 0 ? c1 : dim);
       const last = i === halvings - 2;
       this.merges.push(new Linear(fanIn, dim, rng, { std: Math.sqrt((last ? 1 : 2) / fanIn) }));
     }
@@ -151,7 +157,7 @@ export class ConvStem extends Module {
     let x = relu(matmul(patches, this.conv.weight.view([c1, this.channels * 9]), { transB: true, bias: this.conv.bias }));
     let grid = [gh, gw];
     this.merges.forEach((merge, i) => {
-      const m = spaceToDepth(x, grid[0], grid[1]);
+      const m = this.overlap ? tokenWindows(x, grid[0], grid[1], { k: 3, s: 2, pad: 1 }) : spaceToDepth(x, grid[0], grid[1]);
       const y = merge.forward(m.x);
       x = i < this.merges.length - 1 ? relu(y) : y;
       grid = [m.gh, m.gw];

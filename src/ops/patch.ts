@@ -26,7 +26,7 @@ export function im2col(pixels: Tensor, win: ConvWindow, extent?: [number, number
   if (gh < 1 || gw < 1) throw new Error(`im2col: a ${k}x${k} window (padding ${pad}) does not fit ${eh}x${ew} pixels`);
   const patches = Tensor.empty([b, gh * gw, ch * k * k]);
   run({
-    file: 'patch', entry: 'im2col_forward_window', uniforms: [b, ch, h, w, eh, ew, k, s, pad, gh, gw],
+    file: 'patch', entry: 'im2col_forward_window', uniforms: [b, ch, h, w, eh, ew, k, s, pad, gh, gw, 0],
     buffers: [pixels.buffer, patches.buffer], workgroups: grid1d(b * gh * gw * ch),
   });
   return { patches, gh, gw };
@@ -44,7 +44,7 @@ function spaceToDepthKernel(dir: 'forward' | 'backward', src: Tensor, outShape: 
   const vec4 = k === 2 && c % 4 === 0;
   const entry = vec4 ? `space_to_depth2_${dir}_vec4` : `space_to_depth_${dir}`;
   const invocations = !vec4 ? out.size : dir === 'forward' ? b * gh * gw * (c / 4) : b * h * w * (c / 4);
-  run({ file: 'patch', entry, uniforms: [b, c, h, w, h, w, k, k, 0, gh, gw], buffers: [src.buffer, out.buffer], workgroups: grid1d(invocations) });
+  run({ file: 'patch', entry, uniforms: [b, c, h, w, h, w, k, k, 0, gh, gw, 0], buffers: [src.buffer, out.buffer], workgroups: grid1d(invocations) });
   return out;
 }
 
@@ -60,5 +60,25 @@ export function spaceToDepth(x: Tensor, h: number, w: number): { x: Tensor; gh: 
   const dims = [b, c, h, w, k, gh, gw];
   const out = spaceToDepthKernel('forward', x, [b, gh * gw, c * k * k], dims);
   record([x], out, (g) => [spaceToDepthKernel('backward', g, x.shape, dims)]);
+  return { x: out, gh, gw };
+}
+
+// Overlapping windows of a token grid   x:[B, h·w, C] -> [B, gh·gw, C·k·k], channels in Conv2d order (c, ky, kx): a
+// Linear on them is a Conv2d(k, stride s, padding pad) on the grid, so a stem layer sees its neighbours' pixels too.
+export function tokenWindows(x: Tensor, h: number, w: number, win: ConvWindow): { x: Tensor; gh: number; gw: number } {
+  const [b, n, c] = x.shape;
+  if (x.rank !== 3 || n !== h * w) throw new Error(`tokenWindows: ${shapeStr(x.shape)} is not a ${h}x${w} grid of tokens`);
+  const { k, s, pad } = win;
+  const gh = convOutSize(h, win);
+  const gw = convOutSize(w, win);
+  if (gh < 1 || gw < 1 || pad >= k) throw new Error(`tokenWindows: a ${k}x${k} window (padding ${pad}) does not fit a ${h}x${w} grid`);
+  const uniforms = [b, c, h, w, h, w, k, s, pad, gh, gw, 1];
+  const out = Tensor.empty([b, gh * gw, c * k * k]);
+  run({ file: 'patch', entry: 'im2col_forward_window', uniforms, buffers: [x.buffer, out.buffer], workgroups: grid1d(b * gh * gw * c) });
+  record([x], out, (g) => {
+    const gx = Tensor.empty(x.shape);
+    run({ file: 'patch', entry: 'token_windows_backward', uniforms, buffers: [g.buffer, gx.buffer], workgroups: grid1d(x.size) });
+    return [gx];
+  });
   return { x: out, gh, gw };
 }

@@ -1,4 +1,4 @@
-// The convolutional stem (vision_config.patch_embed 'conv', a deviation from the official model): its values and
+// The convolutional stem (vision_config.patch_embed 'conv' or 'conv3', a deviation from the official model): its values and
 // gradients against a float64 reference, the token grid at other image sizes, checkpoint names, and the config and
 // weights round trip through a saved model folder.
 import { after, test } from 'node:test';
@@ -46,7 +46,7 @@ interface StemWeights {
  * Float64 stem on the pixels of the whole patches: 3×3 stride-2 conv (padding 1) + ReLU, then per merge 2×2
  * neighbours in (c, dy, dx) order through a Linear, ReLU between merges.   -> tokens [B, gh·gw, C] row-major
  */
-function stemRef(px: Float64Array, [b, ch, h, w]: number[], p: number, wt: StemWeights, c1: number, dim: number): Float64Array {
+function stemRef(px: Float64Array, [b, ch, h, w]: number[], p: number, wt: StemWeights, c1: number, dim: number, overlap = false): Float64Array {
   const eh = Math.floor(h / p) * p;
   const ew = Math.floor(w / p) * p;
   let gh = eh / 2;
@@ -76,9 +76,15 @@ function stemRef(px: Float64Array, [b, ch, h, w]: number[], p: number, wt: StemW
         for (let tx = 0; tx < ow; tx++)
           for (let o = 0; o < dim; o++) {
             let s = m.bias[o];
+            // overlap: a 3×3 stride-2 window with padding 1 in (c, ky, kx) order; else the 2×2 block in (c, dy, dx)
+            const k = overlap ? 3 : 2;
+            const off = overlap ? -1 : 0;
             for (let ci = 0; ci < c; ci++)
-              for (let dy = 0; dy < 2; dy++)
-                for (let dx = 0; dx < 2; dx++) s += m.weight[o * 4 * c + (ci * 2 + dy) * 2 + dx] * x[((n * gh + 2 * ty + dy) * gw + 2 * tx + dx) * c + ci];
+              for (let dy = 0; dy < k; dy++)
+                for (let dx = 0; dx < k; dx++) {
+                  const [yy, xx] = [2 * ty + dy + off, 2 * tx + dx + off];
+                  if (yy >= 0 && yy < gh && xx >= 0 && xx < gw) s += m.weight[o * k * k * c + (ci * k + dy) * k + dx] * x[((n * gh + yy) * gw + xx) * c + ci];
+                }
             y[((n * oh + ty) * ow + tx) * dim + o] = i < wt.merges.length - 1 ? Math.max(s, 0) : s;
           }
     x = y;
@@ -89,13 +95,14 @@ function stemRef(px: Float64Array, [b, ch, h, w]: number[], p: number, wt: StemW
   return x;
 }
 
-test('the stem of patch 8 at 27x43 pixels: 3x5 tokens whose values and parameter gradients match the float64 reference', async () => {
+for (const overlap of [false, true]) test(`the stem${overlap ? " with overlapping 3x3 layers ('conv3')" : ''} of patch 8 at 27x43 pixels: 3x5 tokens whose values and parameter gradients match the float64 reference`, async () => {
   const [b, ch, h, w, p, dim] = [2, 3, 27, 43, 8, 16];
-  const stem = new ConvStem(ch, p, dim, new Rng(4));
+  const stem = new ConvStem(ch, p, dim, new Rng(4), overlap);
   const named = stem.namedParameters();
+  const f = overlap ? 9 : 4;
   assert.deepEqual(
     named.map(([n, t]) => `${n} [${t.shape}]`),
-    ['conv.weight [8,3,3,3]', 'conv.bias [8]', 'merges.0.weight [16,32]', 'merges.0.bias [16]', 'merges.1.weight [16,64]', 'merges.1.bias [16]'],
+    ['conv.weight [8,3,3,3]', 'conv.bias [8]', `merges.0.weight [16,${8 * f}]`, 'merges.0.bias [16]', `merges.1.weight [16,${16 * f}]`, 'merges.1.bias [16]'],
   );
   // non-zero biases, so a bias that never arrives would show
   for (const [n, t] of named) if (n.endsWith('bias')) t.upload(Float32Array.from(randn(t.size, t.size, 0.1)));
@@ -104,7 +111,7 @@ test('the stem of patch 8 at 27x43 pixels: 3x5 tokens whose values and parameter
     conv: xs[0], convBias: xs[1], merges: [{ weight: xs[2], bias: xs[3] }, { weight: xs[4], bias: xs[5] }],
   });
   const px = Float64Array.from(Float32Array.from(randn(b * ch * h * w, 11)));
-  const want = stemRef(px, [b, ch, h, w], p, weightsOf(host), 8, dim);
+  const want = stemRef(px, [b, ch, h, w], p, weightsOf(host), 8, dim, overlap);
   const lossW = randn(want.length, 12);
   await tidyAsync(async () => {
     const r = stem.forward(Tensor.fromArray(px, [b, ch, h, w]));
@@ -117,7 +124,7 @@ test('the stem of patch 8 at 27x43 pixels: 3x5 tokens whose values and parameter
     const [name, t] = named[k];
     const idx = [...new Set([...Array(12).keys()].map((i) => Math.floor((i * t.size) / 12)))];
     // a small step: among a thousand ReLU inputs some lie within 1e-4 of their kink; float64 keeps 1e-6 exact enough
-    const num = numericGrad((v) => weightedSum(stemRef(px, [b, ch, h, w], p, weightsOf(host.map((x, j) => (j === k ? v : x))), 8, dim), lossW), host[k], 1e-6, idx);
+    const num = numericGrad((v) => weightedSum(stemRef(px, [b, ch, h, w], p, weightsOf(host.map((x, j) => (j === k ? v : x))), 8, dim, overlap), lossW), host[k], 1e-6, idx);
     assert.ok(t.grad, `${name} has a gradient`);
     const got = await t.grad.toArray();
     assertClose(idx.map((i) => got[i]), idx.map((i) => num[i]), 2e-3, 2e-3, `${name} gradient`);
@@ -211,7 +218,8 @@ test('patch_embed: absent stays absent (the official configs are written back un
   );
   const fails = (vision: Record<string, unknown>, message: RegExp) =>
     assert.throws(() => parseConfig(rawConfig(vision), 'cfg.json'), (e: Error) => e instanceof UserError && message.test(e.message));
-  fails({ patch_embed: 'cnn' }, /^cfg\.json: vision_config\.patch_embed must be "linear" or "conv", not "cnn"\.$/);
+  fails({ patch_embed: 'cnn' }, /^cfg\.json: vision_config\.patch_embed must be "linear" or "conv" or "conv3", not "cnn"\.$/);
+  fails({ patch_embed: 'conv3', patch_size: 12, image_size: 36 }, /patch_embed "conv3" halves the grid per layer, so patch_size must be a power of two of at least 4, not 12\.$/);
   fails({ patch_size: 12, image_size: 36 }, /patch_size must be a power of two of at least 4, not 12\.$/);
   fails({ patch_size: 2 }, /patch_size must be a power of two of at least 4, not 2\.$/);
   fails({ hidden_size: 15, num_attention_heads: 3 }, /hidden_size must be even, not 15\.$/);

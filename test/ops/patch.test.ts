@@ -1,12 +1,13 @@
 // im2col for the patch embedding: the order (c, ky, kx) of a Conv2d weight, pixels past the last whole patch dropped
 // as Conv2d floors them (a non-square image whose sides are not multiples of the patch). The same gather with a
-// 3×3 stride-2 padded window (the convolutional stem's first layer), and the stem's 2×2 token merge.
+// 3×3 stride-2 padded window (the convolutional stem's first layer), the stem's 2×2 token merge, and overlapping
+// windows of a token grid (the stem's later layers with patch_embed 'conv3').
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useGpu, randn } from '../helpers.js';
 import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
 import { noGrad } from '../../src/tensor/tape.js';
-import { im2col, patchify, spaceToDepth } from '../../src/ops/patch.js';
+import { im2col, patchify, spaceToDepth, tokenWindows } from '../../src/ops/patch.js';
 import { gradCheck } from '../gradcheck.js';
 
 useGpu();
@@ -101,6 +102,47 @@ for (const [b, h, w, c] of [[2, 5, 7, 3], [2, 5, 7, 8], [3, 6, 4, 4]]) test(`spa
     // every coordinate, the dropped ones included; the gradient is a copy of the f32 loss weights
     gradAtol: 1e-6,
     gradRtol: 0,
+    samples: b * h * w * c,
+  });
+});
+
+// Float64 reference of k×k windows sliding by s over a channels-last grid [b, h·w, c] with zero padding pad.
+function tokenWindowsRef(x: Float64Array, [b, h, w, c]: number[], k: number, s: number, pad: number): Float64Array {
+  const gh = Math.floor((h + 2 * pad - k) / s) + 1;
+  const gw = Math.floor((w + 2 * pad - k) / s) + 1;
+  const out = new Float64Array(b * gh * gw * c * k * k);
+  let i = 0;
+  for (let n = 0; n < b; n++)
+    for (let ty = 0; ty < gh; ty++)
+      for (let tx = 0; tx < gw; tx++)
+        for (let ch = 0; ch < c; ch++)
+          for (let ky = 0; ky < k; ky++)
+            for (let kx = 0; kx < k; kx++) {
+              const [y, xx] = [ty * s - pad + ky, tx * s - pad + kx];
+              out[i++] = y >= 0 && y < h && xx >= 0 && xx < w ? x[((n * h + y) * w + xx) * c + ch] : 0;
+            }
+  return out;
+}
+
+for (const [b, h, w, c, k, s, pad] of [[2, 7, 5, 3, 3, 2, 1], [1, 6, 8, 5, 3, 2, 1], [2, 5, 6, 2, 3, 1, 1], [1, 9, 7, 2, 4, 3, 2]]) test(`tokenWindows [${b}, ${h}·${w}, ${c}], ${k}x${k} stride ${s} padding ${pad}: forward and backward against float64`, async () => {
+  const gh = Math.floor((h + 2 * pad - k) / s) + 1;
+  const gw = Math.floor((w + 2 * pad - k) / s) + 1;
+  await tidyAsync(async () => {
+    const r = noGrad(() => tokenWindows(Tensor.fromArray(randn(b * h * w * c, 4), [b, h * w, c]), h, w, { k, s, pad }));
+    assert.deepEqual([r.gh, r.gw], [gh, gw]);
+    assert.deepEqual(r.x.shape, [b, gh * gw, c * k * k]);
+  });
+  await gradCheck({
+    name: 'tokenWindows',
+    shapes: [[b, h * w, c]],
+    init: [Float64Array.from(Float32Array.from(randn(b * h * w * c, 5)))],
+    gpu: ([x]) => tokenWindows(x, h, w, { k, s, pad }).x,
+    ref: ([x]) => tokenWindowsRef(x, [b, h, w, c], k, s, pad),
+    atol: 0,
+    rtol: 0,
+    // a value read by several windows sums their loss weights, a few f32 additions
+    gradAtol: 1e-5,
+    gradRtol: 1e-5,
     samples: b * h * w * c,
   });
 });
