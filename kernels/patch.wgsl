@@ -10,10 +10,11 @@
 // im2col with s = k, pad = 0 on a channels-last grid; rows and columns past gh·k, gw·k are dropped. A permutation:
 // its backward is the inverse gather, zero for the dropped tokens.
 //
-// token windows: tokens [B, h·w, C] -> [B, gh·gw, C·k·k] (im2col_forward_window with last = 1), k×k windows with stride s and zero padding pad
-// (overlapping where k > s), in the same (c, ky, kx) order: a Linear on them is a Conv2d(k, stride s, padding pad) on
-// a channels-last grid. token_windows_backward is its adjoint as a gather: a grid value sums the window entries that
-// read it, at most ceil(k/s)² of them, with no atomics.
+// token_windows_forward_vec4: tokens [B, h·w, C] -> [B, gh·gw, k·k·C], k×k windows with stride s and zero padding pad
+// (overlapping where k > s) in the order (ky, kx, c), so that each window position is a contiguous run of C channels
+// copied as vec4s (C % 4 == 0): a Linear on them is a Conv2d(k, stride s, padding pad) on a channels-last grid, its
+// weight [C', k, k, C]. token_windows_backward_vec4 is the adjoint as a gather: a grid position sums the window
+// entries that read it, at most ceil(k/s)² of them, with no atomics.
 
 struct Params {
   b: u32,
@@ -27,7 +28,6 @@ struct Params {
   pad: u32,  // zero padding before the first row and column (im2col only)
   gh: u32,   // output grid
   gw: u32,
-  last: u32, // im2col only: 1 when the source is a channels-last token grid [B, h·w, Ch] (token_windows), else 0
 }
 
 @group(0) @binding(0) var<uniform> u: Params;
@@ -67,9 +67,7 @@ fn im2col_forward_window(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgrou
     for (var kx = 0u; kx < u.k; kx++) {
       let x = x0 + i32(kx);
       var v = 0.0;
-      if (y >= 0 && y < i32(u.eh) && x >= 0 && x < i32(u.ew)) {
-        if (u.last == 1u) { v = src[((bi * u.h + u32(y)) * u.w + u32(x)) * u.ch + c]; } else { v = src[((bi * u.ch + c) * u.h + u32(y)) * u.w + u32(x)]; }
-      }
+      if (y >= 0 && y < i32(u.eh) && x >= 0 && x < i32(u.ew)) { v = src[((bi * u.ch + c) * u.h + u32(y)) * u.w + u32(x)]; }
       out[o + ky * u.k + kx] = v;
     }
   }
@@ -160,28 +158,46 @@ fn space_to_depth2_backward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_
   out4[t] = v;
 }
 
-// One invocation per grid value (image, position, channel): src here is the windows' gradient [B, gh·gw, C·k·k],
-// out the grid's [B, h·w, C]. Window (ty, tx) reads this value at (ky, kx) = (y + pad − ty·s, x + pad − tx·s).
+// One invocation per (image, output token, window position, four channels).
 @compute @workgroup_size(256)
-fn token_windows_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn token_windows_forward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let t = flat(wg, nwg, lid);
-  if (t >= u.b * u.h * u.w * u.ch) { return; }
-  let c = t % u.ch;
-  let pos = (t / u.ch) % (u.h * u.w);
-  let bi = t / (u.ch * u.h * u.w);
+  let q4 = u.ch / 4u;
+  let kk = u.k * u.k;
+  let n = u.gh * u.gw;
+  if (t >= u.b * n * kk * q4) { return; }
+  let q = t % q4;
+  let at = (t / q4) % kk;
+  let tok = (t / (q4 * kk)) % n;
+  let bi = t / (q4 * kk * n);
+  let y = i32((tok / u.gw) * u.s + at / u.k) - i32(u.pad);
+  let x = i32((tok % u.gw) * u.s + at % u.k) - i32(u.pad);
+  var v = vec4f(0.0);
+  if (y >= 0 && y < i32(u.h) && x >= 0 && x < i32(u.w)) { v = src4[((bi * u.h + u32(y)) * u.w + u32(x)) * q4 + q]; }
+  out4[t] = v;
+}
+
+// One invocation per (image, grid position, four channels): src4 here is the windows' gradient [B, gh·gw, k·k·C],
+// out4 the grid's [B, h·w, C]. Window (ty, tx) reads this position at (ky, kx) = (y + pad − ty·s, x + pad − tx·s).
+@compute @workgroup_size(256)
+fn token_windows_backward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = flat(wg, nwg, lid);
+  let q4 = u.ch / 4u;
+  if (t >= u.b * u.h * u.w * q4) { return; }
+  let q = t % q4;
+  let pos = (t / q4) % (u.h * u.w);
+  let bi = t / (q4 * u.h * u.w);
   let yp = i32(pos / u.w) + i32(u.pad);
   let xp = i32(pos % u.w) + i32(u.pad);
   let s = i32(u.s);
   let k = i32(u.k);
-  let cols = u.ch * u.k * u.k;
-  var v = 0.0;
-  // the windows whose rows cover this row: ty·s <= yp < ty·s + k
+  var v = vec4f(0.0);
+  // the windows covering this row: ty·s <= yp < ty·s + k (a negative numerator truncates to at most 0, as max wants)
   for (var ty = max(0, (yp - k + s) / s); ty <= min(i32(u.gh) - 1, yp / s); ty++) {
-    let ky = yp - ty * s;
     for (var tx = max(0, (xp - k + s) / s); tx <= min(i32(u.gw) - 1, xp / s); tx++) {
-      let kx = xp - tx * s;
-      v += src[((bi * u.gh + u32(ty)) * u.gw + u32(tx)) * cols + (c * u.k + u32(ky)) * u.k + u32(kx)];
+      let at = u32((yp - ty * s) * k + xp - tx * s);
+      v += src4[(((bi * u.gh + u32(ty)) * u.gw + u32(tx)) * u.k * u.k + at) * q4 + q];
     }
   }
-  out[t] = v;
+  out4[t] = v;
 }

@@ -140,6 +140,7 @@ export function parseConfig(raw: unknown, source = 'config'): GroupViTConfig {
     const p = vision.patch_size;
     if (p < 4 || (p & (p - 1)) !== 0) throw bad(`vision_config.patch_embed "${vision.patch_embed}" halves the grid per layer, so patch_size must be a power of two of at least 4, not ${p}`);
     if (vision.hidden_size % 2) throw bad(`vision_config.patch_embed "${vision.patch_embed}" starts at half the width, so hidden_size must be even, not ${vision.hidden_size}`);
+    if (vision.patch_embed === 'conv3' && vision.hidden_size % 8) throw bad(`vision_config.patch_embed "conv3" copies its windows four channels at a time from half the width, so hidden_size must be a multiple of 8, not ${vision.hidden_size}`);
   }
   if (!isPosInt(cfg.projection_dim) || !isPosInt(cfg.projection_intermediate_dim)) throw bad('projection dims must be positive integers');
   return cfg;

@@ -120,7 +120,7 @@ export class Conv2dParams extends Module {
  *   conv 3×3 stride 2 padding 1 to C/2 channels, ReLU                  [B, 3, H, W] -> [B, (H/2)·(W/2), C/2]
  *   per further halving: 2×2 space-to-depth, Linear 4C' -> C, ReLU     [B, h·w, C'] -> [B, (h/2)·(w/2), C]
  * until the grid is H/p; with overlap (patch_embed 'conv3') each further halving is a 3×3 stride-2 convolution with
- * padding 1 instead, a Linear 9C' -> C on the windows of tokenWindows (weight [C, C', 3, 3] flattened to [C, 9C']);
+ * padding 1 instead, a Linear 9C' -> C on the windows of tokenWindows (weight [C, 3, 3, C'] flattened to [C, 9C']);
  * the last Linear has no ReLU (the embeddings' LayerNorm follows). A merge's Linear on the
  * (c, dy, dx)-ordered merged channels is a Conv2d(2, stride 2) whose weight [C, C', 2, 2] is flattened to [C, 4C'].
  * Weights: He (kaiming) fan-in std sqrt(2/fan_in) where a ReLU follows, sqrt(1/fan_in) for the last (the truncated

@@ -26,7 +26,7 @@ export function im2col(pixels: Tensor, win: ConvWindow, extent?: [number, number
   if (gh < 1 || gw < 1) throw new Error(`im2col: a ${k}x${k} window (padding ${pad}) does not fit ${eh}x${ew} pixels`);
   const patches = Tensor.empty([b, gh * gw, ch * k * k]);
   run({
-    file: 'patch', entry: 'im2col_forward_window', uniforms: [b, ch, h, w, eh, ew, k, s, pad, gh, gw, 0],
+    file: 'patch', entry: 'im2col_forward_window', uniforms: [b, ch, h, w, eh, ew, k, s, pad, gh, gw],
     buffers: [pixels.buffer, patches.buffer], workgroups: grid1d(b * gh * gw * ch),
   });
   return { patches, gh, gw };
@@ -44,7 +44,7 @@ function spaceToDepthKernel(dir: 'forward' | 'backward', src: Tensor, outShape: 
   const vec4 = k === 2 && c % 4 === 0;
   const entry = vec4 ? `space_to_depth2_${dir}_vec4` : `space_to_depth_${dir}`;
   const invocations = !vec4 ? out.size : dir === 'forward' ? b * gh * gw * (c / 4) : b * h * w * (c / 4);
-  run({ file: 'patch', entry, uniforms: [b, c, h, w, h, w, k, k, 0, gh, gw, 0], buffers: [src.buffer, out.buffer], workgroups: grid1d(invocations) });
+  run({ file: 'patch', entry, uniforms: [b, c, h, w, h, w, k, k, 0, gh, gw], buffers: [src.buffer, out.buffer], workgroups: grid1d(invocations) });
   return out;
 }
 
@@ -63,21 +63,23 @@ export function spaceToDepth(x: Tensor, h: number, w: number): { x: Tensor; gh: 
   return { x: out, gh, gw };
 }
 
-// Overlapping windows of a token grid   x:[B, h·w, C] -> [B, gh·gw, C·k·k], channels in Conv2d order (c, ky, kx): a
-// Linear on them is a Conv2d(k, stride s, padding pad) on the grid, so a stem layer sees its neighbours' pixels too.
+// Overlapping windows of a token grid   x:[B, h·w, C] -> [B, gh·gw, k·k·C], in the order (ky, kx, c): a Linear on them
+// is a Conv2d(k, stride s, padding pad) on the grid whose weight is laid out [C', k, k, C], so a stem layer sees its
+// neighbours' pixels too. C must be a multiple of 4 (vec4 kernels: a window position is a contiguous run of channels).
 export function tokenWindows(x: Tensor, h: number, w: number, win: ConvWindow): { x: Tensor; gh: number; gw: number } {
   const [b, n, c] = x.shape;
   if (x.rank !== 3 || n !== h * w) throw new Error(`tokenWindows: ${shapeStr(x.shape)} is not a ${h}x${w} grid of tokens`);
+  if (c % 4) throw new Error(`tokenWindows: ${c} channels are not a multiple of 4`);
   const { k, s, pad } = win;
   const gh = convOutSize(h, win);
   const gw = convOutSize(w, win);
   if (gh < 1 || gw < 1 || pad >= k) throw new Error(`tokenWindows: a ${k}x${k} window (padding ${pad}) does not fit a ${h}x${w} grid`);
-  const uniforms = [b, c, h, w, h, w, k, s, pad, gh, gw, 1];
-  const out = Tensor.empty([b, gh * gw, c * k * k]);
-  run({ file: 'patch', entry: 'im2col_forward_window', uniforms, buffers: [x.buffer, out.buffer], workgroups: grid1d(b * gh * gw * c) });
+  const uniforms = [b, c, h, w, h, w, k, s, pad, gh, gw];
+  const out = Tensor.empty([b, gh * gw, k * k * c]);
+  run({ file: 'patch', entry: 'token_windows_forward_vec4', uniforms, buffers: [x.buffer, out.buffer], workgroups: grid1d(out.size / 4) });
   record([x], out, (g) => {
     const gx = Tensor.empty(x.shape);
-    run({ file: 'patch', entry: 'token_windows_backward', uniforms, buffers: [g.buffer, gx.buffer], workgroups: grid1d(x.size) });
+    run({ file: 'patch', entry: 'token_windows_backward_vec4', uniforms, buffers: [g.buffer, gx.buffer], workgroups: grid1d(x.size / 4) });
     return [gx];
   });
   return { x: out, gh, gw };

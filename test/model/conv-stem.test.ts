@@ -76,14 +76,15 @@ function stemRef(px: Float64Array, [b, ch, h, w]: number[], p: number, wt: StemW
         for (let tx = 0; tx < ow; tx++)
           for (let o = 0; o < dim; o++) {
             let s = m.bias[o];
-            // overlap: a 3×3 stride-2 window with padding 1 in (c, ky, kx) order; else the 2×2 block in (c, dy, dx)
+            // overlap: a 3×3 stride-2 window with padding 1, weight in (ky, kx, c) order; else the 2×2 block in (c, dy, dx)
             const k = overlap ? 3 : 2;
             const off = overlap ? -1 : 0;
             for (let ci = 0; ci < c; ci++)
               for (let dy = 0; dy < k; dy++)
                 for (let dx = 0; dx < k; dx++) {
                   const [yy, xx] = [2 * ty + dy + off, 2 * tx + dx + off];
-                  if (yy >= 0 && yy < gh && xx >= 0 && xx < gw) s += m.weight[o * k * k * c + (ci * k + dy) * k + dx] * x[((n * gh + yy) * gw + xx) * c + ci];
+                  const at = overlap ? o * 9 * c + (dy * 3 + dx) * c + ci : o * 4 * c + (ci * 2 + dy) * 2 + dx;
+                  if (yy >= 0 && yy < gh && xx >= 0 && xx < gw) s += m.weight[at] * x[((n * gh + yy) * gw + xx) * c + ci];
                 }
             y[((n * oh + ty) * ow + tx) * dim + o] = i < wt.merges.length - 1 ? Math.max(s, 0) : s;
           }
@@ -219,6 +220,7 @@ test('patch_embed: absent stays absent (the official configs are written back un
   const fails = (vision: Record<string, unknown>, message: RegExp) =>
     assert.throws(() => parseConfig(rawConfig(vision), 'cfg.json'), (e: Error) => e instanceof UserError && message.test(e.message));
   fails({ patch_embed: 'cnn' }, /^cfg\.json: vision_config\.patch_embed must be "linear" or "conv" or "conv3", not "cnn"\.$/);
+  fails({ patch_embed: 'conv3', hidden_size: 20, num_attention_heads: 2 }, /hidden_size must be a multiple of 8, not 20\.$/);
   fails({ patch_embed: 'conv3', patch_size: 12, image_size: 36 }, /patch_embed "conv3" halves the grid per layer, so patch_size must be a power of two of at least 4, not 12\.$/);
   fails({ patch_size: 12, image_size: 36 }, /patch_size must be a power of two of at least 4, not 12\.$/);
   fails({ patch_size: 2 }, /patch_size must be a power of two of at least 4, not 2\.$/);

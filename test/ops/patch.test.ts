@@ -106,7 +106,8 @@ for (const [b, h, w, c] of [[2, 5, 7, 3], [2, 5, 7, 8], [3, 6, 4, 4]]) test(`spa
   });
 });
 
-// Float64 reference of k×k windows sliding by s over a channels-last grid [b, h·w, c] with zero padding pad.
+// Float64 reference of k×k windows sliding by s over a channels-last grid [b, h·w, c] with zero padding pad, each
+// window in (ky, kx, c) order.
 function tokenWindowsRef(x: Float64Array, [b, h, w, c]: number[], k: number, s: number, pad: number): Float64Array {
   const gh = Math.floor((h + 2 * pad - k) / s) + 1;
   const gw = Math.floor((w + 2 * pad - k) / s) + 1;
@@ -115,16 +116,16 @@ function tokenWindowsRef(x: Float64Array, [b, h, w, c]: number[], k: number, s: 
   for (let n = 0; n < b; n++)
     for (let ty = 0; ty < gh; ty++)
       for (let tx = 0; tx < gw; tx++)
-        for (let ch = 0; ch < c; ch++)
-          for (let ky = 0; ky < k; ky++)
-            for (let kx = 0; kx < k; kx++) {
+        for (let ky = 0; ky < k; ky++)
+          for (let kx = 0; kx < k; kx++)
+            for (let ch = 0; ch < c; ch++) {
               const [y, xx] = [ty * s - pad + ky, tx * s - pad + kx];
               out[i++] = y >= 0 && y < h && xx >= 0 && xx < w ? x[((n * h + y) * w + xx) * c + ch] : 0;
             }
   return out;
 }
 
-for (const [b, h, w, c, k, s, pad] of [[2, 7, 5, 3, 3, 2, 1], [1, 6, 8, 5, 3, 2, 1], [2, 5, 6, 2, 3, 1, 1], [1, 9, 7, 2, 4, 3, 2]]) test(`tokenWindows [${b}, ${h}·${w}, ${c}], ${k}x${k} stride ${s} padding ${pad}: forward and backward against float64`, async () => {
+for (const [b, h, w, c, k, s, pad] of [[2, 7, 5, 4, 3, 2, 1], [1, 6, 8, 8, 3, 2, 1], [2, 5, 6, 4, 3, 1, 1], [1, 9, 7, 4, 4, 3, 2]]) test(`tokenWindows [${b}, ${h}·${w}, ${c}], ${k}x${k} stride ${s} padding ${pad}: forward and backward against float64`, async () => {
   const gh = Math.floor((h + 2 * pad - k) / s) + 1;
   const gw = Math.floor((w + 2 * pad - k) / s) + 1;
   await tidyAsync(async () => {
@@ -132,6 +133,7 @@ for (const [b, h, w, c, k, s, pad] of [[2, 7, 5, 3, 3, 2, 1], [1, 6, 8, 5, 3, 2,
     assert.deepEqual([r.gh, r.gw], [gh, gw]);
     assert.deepEqual(r.x.shape, [b, gh * gw, c * k * k]);
   });
+  assert.throws(() => noGrad(() => tokenWindows(Tensor.zeros([b, h * w, 6]), h, w, { k, s, pad })), /6 channels are not a multiple of 4/);
   await gradCheck({
     name: 'tokenWindows',
     shapes: [[b, h * w, c]],
