@@ -110,6 +110,15 @@ fn space_to_depth_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgr
 @group(0) @binding(1) var<storage, read> src4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> out4: array<vec4f>;
 
+// Element t of a channels-last grid [B, h·w, C] taken four channels at a time: its image, row, column and vec4.
+struct GridElement4 { t: u32, bi: u32, y: u32, x: u32, q: u32, valid: bool }
+
+fn gridElement4(t: u32) -> GridElement4 {
+  let q4 = u.ch / 4u;
+  let pos = (t / q4) % (u.h * u.w);
+  return GridElement4(t, t / (q4 * u.h * u.w), pos / u.w, pos % u.w, t % q4, t < u.b * u.h * u.w * q4);
+}
+
 // out[b, tok, (c·2 + ky)·2 + kx] for c in 4q..4q+3: the four source positions' channel vec4s, transposed.
 @compute @workgroup_size(256)
 fn space_to_depth2_forward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -138,14 +147,13 @@ fn space_to_depth2_forward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_w
 // positions in a dropped last row or column get zero.
 @compute @workgroup_size(256)
 fn space_to_depth2_backward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = flat(wg, nwg, lid);
-  let q4 = u.ch / 4u;
-  if (t >= u.b * u.h * u.w * q4) { return; }
-  let q = t % q4;
-  let pos = (t / q4) % (u.h * u.w);
-  let bi = t / (q4 * u.h * u.w);
-  let y = pos / u.w;
-  let x = pos % u.w;
+  let e = gridElement4(flat(wg, nwg, lid));
+  if (!e.valid) { return; }
+  let t = e.t;
+  let q = e.q;
+  let bi = e.bi;
+  let y = e.y;
+  let x = e.x;
   let ty = y / 2u;
   let tx = x / 2u;
   var v = vec4f(0.0);
@@ -155,7 +163,7 @@ fn space_to_depth2_backward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_
     let lane = (y % 2u) * 2u + x % 2u;
     v = vec4f(src4[o][lane], src4[o + 1u][lane], src4[o + 2u][lane], src4[o + 3u][lane]);
   }
-  out4[t] = v;
+  out4[e.t] = v;
 }
 
 // One invocation per (image, output token, window position, four channels).
@@ -181,14 +189,13 @@ fn token_windows_forward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_wor
 // out4 the grid's [B, h·w, C]. Window (ty, tx) reads this position at (ky, kx) = (y + pad − ty·s, x + pad − tx·s).
 @compute @workgroup_size(256)
 fn token_windows_backward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = flat(wg, nwg, lid);
+  let e = gridElement4(flat(wg, nwg, lid));
+  if (!e.valid) { return; }
   let q4 = u.ch / 4u;
-  if (t >= u.b * u.h * u.w * q4) { return; }
-  let q = t % q4;
-  let pos = (t / q4) % (u.h * u.w);
-  let bi = t / (q4 * u.h * u.w);
-  let yp = i32(pos / u.w) + i32(u.pad);
-  let xp = i32(pos % u.w) + i32(u.pad);
+  let q = e.q;
+  let bi = e.bi;
+  let yp = i32(e.y) + i32(u.pad);
+  let xp = i32(e.x) + i32(u.pad);
   let s = i32(u.s);
   let k = i32(u.k);
   var v = vec4f(0.0);
@@ -199,5 +206,5 @@ fn token_windows_backward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_wo
       v += src4[(((bi * u.gh + u32(ty)) * u.gw + u32(tx)) * u.k * u.k + at) * q4 + q];
     }
   }
-  out4[t] = v;
+  out4[e.t] = v;
 }
