@@ -15,7 +15,7 @@ import { assignmentBalance } from '../src/ops/grouping-balance.js';
 import { diagonalTargets, multiLabelTargets, softCrossEntropy2d } from '../src/ops/contrastive.js';
 import { layerNorm } from '../src/ops/layernorm.js';
 import { gelu } from '../src/ops/activation.js';
-import { spaceToDepth } from '../src/ops/patch.js';
+import { spaceToDepth, tokenWindows } from '../src/ops/patch.js';
 import { grid1d } from '../src/ops/dispatch.js';
 import { AdamW, decays } from '../src/train/adamw.js';
 import { PAMR_DEFAULTS, PAMR_MAX_DILATIONS, pamrRefine, pamrRefineGpu } from '../src/segment/pamr.js';
@@ -666,7 +666,8 @@ async function geluSuite(ctx: SuiteContext): Promise<void> {
 /**
  * The convolutional stem's 2×2 merges (tiny preset, batch 64: [64, 32·32, 32] then [64, 16·16, 64]), forward and
  * backward, against the per-value kernel they replaced where channels come in vec4s (its index arithmetic per value)
- * in the same run; checked against a float64 plain-loop permutation.
+ * in the same run; checked against a float64 plain-loop permutation. Then the overlapping stem's 3×3 windows
+ * (patch_embed 'conv3') of the same grids against the merge, the cost of the overlap.
  */
 async function stemSuite(ctx: SuiteContext): Promise<void> {
   const { level } = ctx;
@@ -687,6 +688,19 @@ async function stemSuite(ctx: SuiteContext): Promise<void> {
       for (let tx = 0; tx < 3; tx++)
         for (let c = 0; c < ec; c++) for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) want.push(xd[((n * eh + 2 * ty + dy) * ew + 2 * tx + dx) * ec + c]);
   const err = maxAbs(got, Float64Array.from(want));
+  // 3×3 stride-2 windows with padding 1 in (ky, kx, c) order, zero outside the grid
+  const gotW = await noGrad(() => tokenWindows(Tensor.fromArray(xd, [eb, eh * ew, ec]), eh, ew, { k: 3, s: 2, pad: 1 }).x).toArray();
+  const wantW: number[] = [];
+  for (let n = 0; n < eb; n++)
+    for (let ty = 0; ty < 3; ty++)
+      for (let tx = 0; tx < 4; tx++)
+        for (let ky = 0; ky < 3; ky++)
+          for (let kx = 0; kx < 3; kx++)
+            for (let c = 0; c < ec; c++) {
+              const [y, xx] = [2 * ty - 1 + ky, 2 * tx - 1 + kx];
+              wantW.push(y >= 0 && y < eh && xx >= 0 && xx < ew ? xd[((n * eh + y) * ew + xx) * ec + c] : 0);
+            }
+  const windowsErr = maxAbs(gotW, Float64Array.from(wantW));
   for (const c of cases) {
     const [b, h, w, ch] = c.dims;
     const n = b * h * w * ch;
@@ -706,7 +720,24 @@ async function stemSuite(ctx: SuiteContext): Promise<void> {
         ...(d === 'backward' ? { note: 'backward checked against finite differences in test/ops/patch.test.ts' } : {}),
       });
     }
-    for (const t of [x, out]) t.release();
+    // the overlapping stem (patch_embed 'conv3') gathers 3×3 windows of the same grid where the merge takes 2×2 blocks
+    const windows = Tensor.empty([b, (h / 2) * (w / 2), 9 * ch]);
+    const wu = [b, ch, h, w, h, w, 3, 2, 1, h / 2, w / 2];
+    const wdir = (d: 'forward' | 'backward', src: Tensor, dst: Tensor, invocations: number) => () =>
+      gpu().dispatch({ file: 'patch', entry: `token_windows_${d}_vec4`, uniforms: wu, buffers: [src.buffer, dst.buffer], workgroups: grid1d(invocations) });
+    for (const d of ['forward', 'backward'] as const) {
+      const [src, dst] = d === 'forward' ? [x, windows] : [windows, x];
+      const ours = await timeGpu(wdir(d, src, dst, d === 'forward' ? windows.size / 4 : n / 4), repsFor(level));
+      const merge = await timeGpu(d === 'forward' ? dir(d, x, out, 'space_to_depth2_forward_vec4', n / 4) : dir(d, out, x, 'space_to_depth2_backward_vec4', n / 4), repsFor(level));
+      const bytes = (windows.size + n) * 4;
+      push(ctx, {
+        op: 'token windows 3x3', case: `${c.name.replace('space-to-depth', 'conv3')} ${d}`, shape: c.dims.join('x'), p50Ms: ours.p50, p90Ms: ours.p90, reps: ours.samples.length,
+        work: bytes, unit: 'GB/s', ceiling: 'bandwidth', maxAbsErr: d === 'forward' ? windowsErr : null, errShape: d === 'forward' ? `${eb}x${eh}x${ew}x${ec}` : null,
+        baseline: { name: 'the 2x2 merge of the same grid', p50Ms: merge.p50, p90Ms: merge.p90, rate: rate(2 * n * 4, merge.p50), speedup: merge.p50 / ours.p50 },
+        note: 'a ratio under 1 is the cost of the overlap (2.25x the values moved); backward checked against finite differences in test/ops/patch.test.ts',
+      });
+    }
+    for (const t of [x, out, windows]) t.release();
   }
 }
 
