@@ -76,12 +76,8 @@ export class PatchEmbeddings extends Module {
 
   constructor(readonly channels: number, readonly patch: number, readonly dim: number, rng: Rng, readonly kind: PatchEmbedKind = 'linear') {
     super();
-    if (kind === 'conv') {
-      this.stem = new ConvStem(channels, patch, dim, rng);
-      return;
-    }
-    if (kind === 'conv3') {
-      this.stem = new ConvStem(channels, patch, dim, rng, true);
+    if (kind === 'conv' || kind === 'conv3') {
+      this.stem = new ConvStem(channels, patch, dim, rng, kind === 'conv3');
       return;
     }
     // stored in Conv2d's [C, Ch, p, p] shape so checkpoints map one to one
