@@ -3,7 +3,8 @@
 // random inputs; --preset NAME profiles that preset's own step (its loss terms and options) on a batch of its data
 // (--at S: the batch of step S, after the grouping terms have started).
 //   node dist/bench/profile-step.js [--config ../shared/fixtures/groupvit-tiny/config.json] [--batch 32] [--top 12] [--json]
-//   node dist/bench/profile-step.js --preset tiny [--at 500] [--top 40] [--config changed-model.json]
+//   node dist/bench/profile-step.js --preset tiny [--at 500] [--top 40] [--config changed-model.json] [--shapes]
+// --shapes lists matmuls per shape (batch x M x K x N, op(A) op(B)), their packing per operand.
 import { readFileSync } from 'node:fs';
 import { initGpu, gpu, releaseGpu } from '../src/gpu/runtime.js';
 import { parseConfig } from '../src/model/config.js';
@@ -65,6 +66,7 @@ for (let i = 0; i < 3; i++) {
 }
 walls.sort((a, b) => a - b);
 const profiled = g.enableProfiling();
+g.profileDetail = process.argv.includes('--shapes');
 const families = new Map<string, number>();
 let kernels: [string, { ns: number; count: number }][] = [];
 if (profiled) {

@@ -17,6 +17,14 @@
 // Results equal the buffer kernels' to float rounding: the sum runs over k in the same order.
 
 override TRANS_A: bool = false;
+// The operand was copied into its texture as stored (copyBufferToTexture, not matmul_pack): op(A) row-major, row r's
+// texels at r·K4 (batch entries aBatch texels apart); op(B) row-major, row k's at k·N/4. Only where rows are whole
+// texels (K, and N for B, multiples of 4): a copy is a memcpy on lavapipe, where matmul_pack's texture stores cost as
+// much as the product itself. Rows and columns past the matrix then read whatever follows (or, past the texture, what
+// robustness returns): they only reach outputs past M or N, which are never stored, as every output sums over its own
+// row of A and column of B.
+override A_ROWS: bool = false;
+override B_ROWS: bool = false;
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 
@@ -147,16 +155,28 @@ fn matmul_texture(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id
   let K4 = q.K4;
   let PW = WG_X * TN4;
   // padding makes every block and panel whole: no clamping in the loop
-  let aBase = wg.z * q.aBatch + (row0 / TM) * K4 * TM;
-  let bBase = wg.z * q.bBatch + wg.x * 4u * K4 * PW + lid.x * TN4;
+  var aBase = wg.z * q.aBatch + (row0 / TM) * K4 * TM;
+  var aK = TM;  // texels between k4 steps, and between rows
+  var aI = 1u;
+  if (A_ROWS) {
+    aBase = wg.z * q.aBatch + row0 * K4;
+    aK = 1u;
+    aI = K4;
+  }
+  var bBase = wg.z * q.bBatch + wg.x * 4u * K4 * PW + lid.x * TN4;
+  var bRow = PW;  // texels between rows of op(B)
+  if (B_ROWS) {
+    bBase = wg.z * q.bBatch + col0 / 4u;
+    bRow = q.N / 4u;
+  }
 
   var acc: array<array<vec4f, TN4>, TM>;
   for (var k4 = 0u; k4 < K4; k4++) {
     var av: array<vec4f, TM>;
-    for (var i = 0u; i < TM; i++) { av[i] = texelA(aBase + k4 * TM + i); }
+    for (var i = 0u; i < TM; i++) { av[i] = texelA(aBase + k4 * aK + i * aI); }
     var bv: array<array<vec4f, TN4>, 4>;
     for (var kk = 0u; kk < 4u; kk++) {
-      for (var c = 0u; c < TN4; c++) { bv[kk][c] = texelB(bBase + (4u * k4 + kk) * PW + c); }
+      for (var c = 0u; c < TN4; c++) { bv[kk][c] = texelB(bBase + (4u * k4 + kk) * bRow + c); }
     }
     // k innermost: each accumulator is loaded and stored once per step (they live on the stack at this size); columns
     // outermost keeps one column's B values in registers across the rows (5% faster than rows outermost).

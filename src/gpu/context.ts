@@ -41,6 +41,8 @@ export interface DispatchSpec {
   workgroups: Workgroups;
   /** Text prefixed to the WGSL source (compile-time variants); part of the cache key. */
   prefix?: string;
+  /** What this call works on (a product's shape): appended to the profiler's label when `profileDetail` is set. */
+  detail?: string;
 }
 
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -61,8 +63,15 @@ export class Gpu {
   private kernelDir = findKernelDir();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** The profiler's label of one dispatch. */
+  profileLabel(kernel: string, detail?: string): string {
+    return this.profileDetail && detail ? `${kernel} ${detail}` : kernel;
+  }
+
   /** Set by enableProfiling(): every dispatch is timed on the device (see profiler.ts). */
   profiler: Profiler | null = null;
+  /** Profile per call shape, not only per kernel (bench/profile-step.js --shapes). */
+  profileDetail = false;
   private pendingUniforms: GPUBuffer[] = [];
   private error: Error | null = null;
   private lost: string | null = null;
@@ -209,7 +218,7 @@ export class Gpu {
       if (this.profiler.full) this.flush();
       this.currentPass();
       this.pass!.end();
-      this.pass = this.encoder!.beginComputePass({ timestampWrites: this.profiler.next(`${spec.file}:${spec.entry}`) });
+      this.pass = this.encoder!.beginComputePass({ timestampWrites: this.profiler.next(this.profileLabel(`${spec.file}:${spec.entry}`, spec.detail)) });
     }
     const pass = this.currentPass();
     pass.setPipeline(pipeline);

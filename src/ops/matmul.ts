@@ -43,13 +43,15 @@ export interface MatmulTuning {
   /**
    * 'auto' on a software adapter uses the 'texture' kernel from this many multiply-adds (M·N·K·batch) and outputs per
    * batch entry (M·N) up: below, the packing passes, the fixed cost of 256 outputs per invocation and idle lanes
-   * in partly filled blocks outweigh the cheaper loads.
+   * in partly filled blocks outweigh the cheaper loads. Since operands stored as op(X) are copied, not packed, a
+   * 64×64 output over a long K (a weight's gradient: 64×5120×64 2.0–2.7 ms against 5.5–6.3) takes it too; fewer than
+   * 8 blocks of 16×16 leave the threads idle (64×5120×16: 1.9–2.7 against 1.8; 4×65536×16: 14 against 2.5).
    */
   texMinMacs: number;
   texMinOutputs: number;
 }
 
-const tuning: MatmulTuning = { tm: 4, tn: 4, wgX: 8, wgY: 8, tile: 16, texTm: 16, texTn: 16, texWgX: 8, texWgY: 8, texMinMacs: 2 ** 22, texMinOutputs: 2 ** 13 };
+const tuning: MatmulTuning = { tm: 4, tn: 4, wgX: 8, wgY: 8, tile: 16, texTm: 16, texTn: 16, texWgX: 8, texWgY: 8, texMinMacs: 2 ** 22, texMinOutputs: 2 ** 11 };
 
 /** Benchmarks and tuning experiments adjust the blocking; returns the previous setting. */
 export function setMatmulTuning(t: Partial<MatmulTuning>): MatmulTuning {
@@ -206,7 +208,7 @@ function packingTexture(st: TextureState, role: 0 | 1, height: number): GPUTextu
     label: `matmul packed ${role ? 'B' : 'A'}`,
     size: [TEX_W, h],
     format: 'rgba32float',
-    usage: GPUTextureUsage.STORAGE_BINDING,
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
   });
   st.textures[role] = tex;
   return tex;
@@ -225,9 +227,18 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
     st = { textures: [null, null], uniforms: dev.createBuffer({ size: 3 * UNIFORM_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }) };
     textureStates.set(dev, st);
   }
-  const texA = packingTexture(st, 0, plan.heightA);
-  const texB = packingTexture(st, 1, plan.heightB);
   const { M, N, K } = s;
+  // Operands stored as op(X) with whole-texel rows, one run per batch entry, are copied as stored (see A_ROWS in
+  // kernels/matmul-texture.wgsl); the rest are packed. GROUPVIT_MATMUL_COPY=0 packs every operand, =A or =B copies only that one (benchmarks).
+  const mode = process.env.GROUPVIT_MATMUL_COPY ?? 'AB';
+  const copyOk = mode !== '0' && K % 4 === 0;
+  const rowsA = copyOk && mode.includes('A') && !s.transA && (s.strideA === 0 || s.strideA === M * K || s.batch === 1);
+  const rowsB = copyOk && mode.includes('B') && !s.transB && N % 4 === 0 && (s.strideB === 0 || s.strideB === K * N || s.batch === 1);
+  const entryTexels = (rows: boolean, packed: number, stored: number) => (rows ? stored / 4 : packed);
+  const texelsA = entryTexels(rowsA, plan.texelsA, M * K);
+  const texelsB = entryTexels(rowsB, plan.texelsB, K * N);
+  const texA = packingTexture(st, 0, rowsA ? Math.ceil((plan.batchA * texelsA) / TEX_W) : plan.heightA);
+  const texB = packingTexture(st, 1, rowsB ? Math.ceil((plan.batchB * texelsB) / TEX_W) : plan.heightB);
   const { K4, Mp, N4p, PW } = plan;
   const Kp = 4 * K4;
   const NONE = 31; // a shift that leaves no block index (see PackParams)
@@ -237,7 +248,7 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
   // op(A) [M, K] in blocks of TM rows, k-major within a block; op(B) [K, N] in panels of PW texels, row-major within
   words.set([M, K, Mp, K4, s.strideA, plan.texelsA, Math.log2(t.texTm), K4 * t.texTm, 1, NONE, 0, t.texTm], 0);
   words.set([K, N, Kp, N4p, s.strideB, plan.texelsB, NONE, 0, PW, Math.log2(PW), Kp * PW, 1], slot);
-  words.set([M, N, K4, s.strideA ? plan.texelsA : 0, s.strideB ? plan.texelsB : 0, s.strideC, s.bias ? 1 : 0], 2 * slot);
+  words.set([M, N, K4, s.strideA ? texelsA : 0, s.strideB ? texelsB : 0, s.strideC, s.bias ? 1 : 0], 2 * slot);
   g.flush();
   dev.queue.writeBuffer(st.uniforms, 0, words);
 
@@ -246,10 +257,11 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
   // Profiling (see Gpu.enableProfiling) wants a timestamped pass per dispatch, as the shared pass gives them.
   const profiler = g.profiler;
   let pass: GPUComputePassEncoder | null = null;
-  const passFor = (entry: string) => {
+  const shape = `${s.batch}x${M}x${K}x${N} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}`;
+  const passFor = (entry: string, operand = '') => {
     if (profiler) {
       pass?.end();
-      pass = enc.beginComputePass({ timestampWrites: profiler.next(`matmul:${entry}`) });
+      pass = enc.beginComputePass({ timestampWrites: profiler.next(g.profileLabel(`matmul:${entry}`, operand + shape)) });
     }
     pass ??= enc.beginComputePass();
     return pass;
@@ -259,7 +271,7 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
     const vec4 = (trans ? R : C) % 4 === 0 && stride % 4 === 0;
     const entry = vec4 ? 'matmul_pack_vec4' : 'matmul_pack';
     const pipe = g.pipeline('matmul-texture', entry, { TRANS_A: trans ? 1 : 0 }, prefix);
-    const pass = passFor(entry);
+    const pass = passFor(entry, i ? 'B of ' : 'A of ');
     pass.setPipeline(pipe);
     pass.setBindGroup(0, dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
       { binding: 0, resource: uniform(i) },
@@ -268,10 +280,19 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
     ] }));
     pass.dispatchWorkgroups(Math.ceil(C4 / 8), Math.ceil(rows / (vec4 ? 32 : 8)), batch);
   };
+  // The stored operand as whole rows of TEX_W texels, then the rest of a row (copies go before the pass they feed).
+  const copy = (src: GPUBuffer, tex: GPUTexture, texels: number) => {
+    const full = Math.floor(texels / TEX_W);
+    const rest = texels - full * TEX_W;
+    if (full) enc.copyBufferToTexture({ buffer: src, bytesPerRow: TEX_W * 16, rowsPerImage: full }, { texture: tex }, [TEX_W, full, 1]);
+    if (rest) enc.copyBufferToTexture({ buffer: src, offset: full * TEX_W * 16, bytesPerRow: TEX_W * 16 }, { texture: tex, origin: [0, full, 0] }, [rest, 1, 1]);
+  };
+  if (rowsA) copy(s.a, texA, plan.batchA * texelsA);
+  if (rowsB) copy(s.b, texB, plan.batchB * texelsB);
   // A stored [K, M] (transA) is op(A) transposed; B stored [K, N] is op(B) as is.
-  pack(0, s.a, s.transA, texA, M, K, s.strideA, K4, Mp, plan.batchA);
-  pack(1, s.b, s.transB, texB, K, N, s.strideB, N4p, Kp, plan.batchB);
-  const pipe = g.pipeline('matmul-texture', 'matmul_texture', { WG_X: plan.wgX, WG_Y: plan.wgY }, prefix);
+  if (!rowsA) pack(0, s.a, s.transA, texA, M, K, s.strideA, K4, Mp, plan.batchA);
+  if (!rowsB) pack(1, s.b, s.transB, texB, K, N, s.strideB, N4p, Kp, plan.batchB);
+  const pipe = g.pipeline('matmul-texture', 'matmul_texture', { WG_X: plan.wgX, WG_Y: plan.wgY, A_ROWS: rowsA ? 1 : 0, B_ROWS: rowsB ? 1 : 0 }, prefix);
   const last = passFor('matmul_texture');
   last.setPipeline(pipe);
   last.setBindGroup(0, dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
@@ -286,7 +307,7 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
   last.end();
   profiler?.encodeResolve(enc);
   dev.queue.submit([enc.finish()]);
-  g.dispatchCount += 3;
+  g.dispatchCount += 1 + (rowsA ? 0 : 1) + (rowsB ? 0 : 1);
   g.submitCount++;
 }
 
@@ -328,6 +349,7 @@ export function gemm(s: GemmSpec): void {
       buffers,
       uniforms,
       workgroups: [Math.ceil(N / (t.tn * t.wgX)), Math.ceil(M / (t.tm * t.wgY)), batch],
+      detail: `${batch}x${M}x${K}x${N} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}`,
     });
   }
 }

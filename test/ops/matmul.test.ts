@@ -133,6 +133,55 @@ test('matmul forward: larger than several workgroups in every direction', async 
   await forward({ batch: [2], M: 131, K: 45, N: 263, transA: true, transB: false, bBatched: true, bias: false }, 'texture', 11);
 });
 
+test('matmul texture: operands copied as stored (rows past a texture row, batches, broadcast) against float64, and packed ones', async () => {
+  // K and N multiples of 4 with op(X) = X take copyBufferToTexture (A_ROWS/B_ROWS); 2100·16/4 texels span more than one
+  // 8192-texel texture row; the transposed operands of the same cases are packed.
+  let seed = 300;
+  for (const [transA, transB] of combos) {
+    await forward({ batch: [], M: 2100, K: 16, N: 20, transA, transB, bBatched: false, bias: true }, 'texture', seed++);
+    await forward({ batch: [3], M: 37, K: 44, N: 52, transA, transB, bBatched: true, bias: false }, 'texture', seed++);
+    await forward({ batch: [2], M: 19, K: 8, N: 132, transA, transB, bBatched: false, bias: true }, 'texture', seed++);
+  }
+  const prev = process.env.GROUPVIT_MATMUL_COPY;
+  process.env.GROUPVIT_MATMUL_COPY = '0';
+  try {
+    for (const [M, K, N] of shapes) await forward({ batch: [2], M, K, N, transA: false, transB: false, bBatched: true, bias: false }, 'texture', seed++);
+  } finally {
+    if (prev === undefined) delete process.env.GROUPVIT_MATMUL_COPY;
+    else process.env.GROUPVIT_MATMUL_COPY = prev;
+  }
+});
+
+test('matmul texture: a copied operand gives the packed result bit for bit, with one dispatch instead of three', async () => {
+  const M = 70;
+  const K = 36;
+  const N = 44;
+  const a = Tensor.fromArray(randn(M * K, 41), [M, K]);
+  const b = Tensor.fromArray(randn(K * N, 42), [K, N]);
+  const runWith = async (copy: string) => {
+    const prev = process.env.GROUPVIT_MATMUL_COPY;
+    process.env.GROUPVIT_MATMUL_COPY = copy;
+    try {
+      const before = gpu().dispatchCount;
+      const out = matmul(a, b, { variant: 'texture' });
+      const dispatches = gpu().dispatchCount - before;
+      const values = await out.toArray();
+      out.release();
+      return { dispatches, values };
+    } finally {
+      if (prev === undefined) delete process.env.GROUPVIT_MATMUL_COPY;
+      else process.env.GROUPVIT_MATMUL_COPY = prev;
+    }
+  };
+  const copied = await runWith('AB');
+  const packed = await runWith('0');
+  assert.equal(copied.dispatches, 1);
+  assert.equal(packed.dispatches, 3);
+  assert.deepEqual([...copied.values], [...packed.values]);
+  a.release();
+  b.release();
+});
+
 test('matmul: an empty contraction gives the bias', async () => {
   const a = Tensor.zeros([3, 0]);
   const b = Tensor.zeros([0, 5]);
