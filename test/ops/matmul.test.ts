@@ -133,6 +133,18 @@ test('matmul forward: larger than several workgroups in every direction', async 
   await forward({ batch: [2], M: 131, K: 45, N: 263, transA: true, transB: false, bBatched: true, bias: false }, 'texture', 11);
 });
 
+/** Runs fn with GROUPVIT_MATMUL_COPY set (which operands the texture kernel copies rather than packs), then restores it. */
+async function withCopyMode<T>(mode: string, fn: () => Promise<T>): Promise<T> {
+  const prev = process.env.GROUPVIT_MATMUL_COPY;
+  process.env.GROUPVIT_MATMUL_COPY = mode;
+  try {
+    return await fn();
+  } finally {
+    if (prev === undefined) delete process.env.GROUPVIT_MATMUL_COPY;
+    else process.env.GROUPVIT_MATMUL_COPY = prev;
+  }
+}
+
 test('matmul texture: operands copied as stored (rows past a texture row, batches, broadcast) against float64, and packed ones', async () => {
   // K and N multiples of 4 with op(X) = X take copyBufferToTexture (A_ROWS/B_ROWS); 2100·16/4 texels span more than one
   // 8192-texel texture row; the transposed operands of the same cases are packed.
@@ -142,14 +154,9 @@ test('matmul texture: operands copied as stored (rows past a texture row, batche
     await forward({ batch: [3], M: 37, K: 44, N: 52, transA, transB, bBatched: true, bias: false }, 'texture', seed++);
     await forward({ batch: [2], M: 19, K: 8, N: 132, transA, transB, bBatched: false, bias: true }, 'texture', seed++);
   }
-  const prev = process.env.GROUPVIT_MATMUL_COPY;
-  process.env.GROUPVIT_MATMUL_COPY = '0';
-  try {
+  await withCopyMode('0', async () => {
     for (const [M, K, N] of shapes) await forward({ batch: [2], M, K, N, transA: false, transB: false, bBatched: true, bias: false }, 'texture', seed++);
-  } finally {
-    if (prev === undefined) delete process.env.GROUPVIT_MATMUL_COPY;
-    else process.env.GROUPVIT_MATMUL_COPY = prev;
-  }
+  });
 });
 
 test('matmul texture: a copied operand gives the packed result bit for bit, with one dispatch instead of three', async () => {
@@ -158,21 +165,15 @@ test('matmul texture: a copied operand gives the packed result bit for bit, with
   const N = 44;
   const a = Tensor.fromArray(randn(M * K, 41), [M, K]);
   const b = Tensor.fromArray(randn(K * N, 42), [K, N]);
-  const runWith = async (copy: string) => {
-    const prev = process.env.GROUPVIT_MATMUL_COPY;
-    process.env.GROUPVIT_MATMUL_COPY = copy;
-    try {
+  const runWith = (copy: string) =>
+    withCopyMode(copy, async () => {
       const before = gpu().dispatchCount;
       const out = matmul(a, b, { variant: 'texture' });
       const dispatches = gpu().dispatchCount - before;
       const values = await out.toArray();
       out.release();
       return { dispatches, values };
-    } finally {
-      if (prev === undefined) delete process.env.GROUPVIT_MATMUL_COPY;
-      else process.env.GROUPVIT_MATMUL_COPY = prev;
-    }
-  };
+    });
   const copied = await runWith('AB');
   const packed = await runWith('0');
   assert.equal(copied.dispatches, 1);
