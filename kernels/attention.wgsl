@@ -43,12 +43,10 @@ struct Params {
 const NEG: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<vec4f>;
-@group(0) @binding(2) var<storage, read> k: array<vec4f>;
-@group(0) @binding(3) var<storage, read> v: array<vec4f>;
-@group(0) @binding(4) var<storage, read> o: array<vec4f>;     // forward output (backward only)
-@group(0) @binding(5) var<storage, read> dout: array<vec4f>;  // gradient of o (backward only)
-@group(0) @binding(6) var<storage, read> lse: array<f32>;     // [B·H, Lq] saved by the forward (backward only)
+// Bindings 1-6 (q, k, v; the forward output o, its gradient dout and the forward's log-sum-exp lse [B·H, Lq], backward
+// only) come with the prefix, with their loads ld_q(i) .. ld_dout(i) (vec4 i of the tensor), ld_lse(i) and ld_delta(i)
+// (Δ, from stat): storage buffers, or on lavapipe, for the operands an entry point streams through its inner loop,
+// read-only storage textures that hold copies of them (binding 10 then holds Δ; see src/ops/attention.ts).
 @group(0) @binding(7) var<storage, read_write> out0: array<vec4f>;  // o | dq | dk
 @group(0) @binding(8) var<storage, read_write> out1: array<vec4f>;  // dv (backward_kv)
 @group(0) @binding(9) var<storage, read_write> stat: array<f32>;    // forward: lse out; backward_q: Δ out; backward_kv: Δ in
@@ -96,7 +94,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   for (var n = 0u; n < NR; n++) {
     let qb = rowBases4(b, h, rfirst + 4u * n, p.lq - 1u, p.lq, p.rowq);
     for (var c = 0u; c < d4; c++) {
-      qm[c * NR + n] = mat4x4f(q[qb.x + c], q[qb.y + c], q[qb.z + c], q[qb.w + c]) * p.scale;
+      qm[c * NR + n] = mat4x4f(ld_q(qb.x + c), ld_q(qb.y + c), ld_q(qb.z + c), ld_q(qb.w + c)) * p.scale;
       acc[c * NR + n] = mat4x4f();
     }
   }
@@ -117,7 +115,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
     for (var e = 0u; e < NR * NK; e++) { st[e] = mat4x4f(); } // explicit: lavapipe kept the previous block's sums
     for (var c = 0u; c < d4; c++) {
       for (var g = 0u; g < NK; g++) {
-        let kt = transpose(mat4x4f(k[kb[g].x + c], k[kb[g].y + c], k[kb[g].z + c], k[kb[g].w + c]));
+        let kt = transpose(mat4x4f(ld_k(kb[g].x + c), ld_k(kb[g].y + c), ld_k(kb[g].z + c), ld_k(kb[g].w + c)));
         for (var n = 0u; n < NR; n++) { st[n * NK + g] += kt * qm[c * NR + n]; }
       }
     }
@@ -152,7 +150,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
     for (var c = 0u; c < d4; c++) {
       var vc: array<mat4x4f, NK>;
       for (var g = 0u; g < NK; g++) {
-        vc[g] = mat4x4f(v[kb[g].x + c], v[kb[g].y + c], v[kb[g].z + c], v[kb[g].w + c]);
+        vc[g] = mat4x4f(ld_v(kb[g].x + c), ld_v(kb[g].y + c), ld_v(kb[g].z + c), ld_v(kb[g].w + c));
       }
       for (var n = 0u; n < NR; n++) {
         let a = acc[c * NR + n];
@@ -198,15 +196,15 @@ fn attention_backward_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocat
   var km: array<mat4x4f, D4>;
   var delta = vec4f(0.0);
   for (var c = 0u; c < d4; c++) {
-    qm[c] = mat4x4f(q[qb.x + c], q[qb.y + c], q[qb.z + c], q[qb.w + c]) * p.scale;
-    let g = mat4x4f(dout[qb.x + c], dout[qb.y + c], dout[qb.z + c], dout[qb.w + c]);
+    qm[c] = mat4x4f(ld_q(qb.x + c), ld_q(qb.y + c), ld_q(qb.z + c), ld_q(qb.w + c)) * p.scale;
+    let g = mat4x4f(ld_dout(qb.x + c), ld_dout(qb.y + c), ld_dout(qb.z + c), ld_dout(qb.w + c));
     gm[c] = g;
-    let om = mat4x4f(o[qb.x + c], o[qb.y + c], o[qb.z + c], o[qb.w + c]);
+    let om = mat4x4f(ld_o(qb.x + c), ld_o(qb.y + c), ld_o(qb.z + c), ld_o(qb.w + c));
     delta += vec4f(dot(g[0], om[0]), dot(g[1], om[1]), dot(g[2], om[2]), dot(g[3], om[3]));
     acc[c] = mat4x4f();
   }
   let rc = min(rows, vec4u(p.lq - 1u));
-  let ls = vec4f(lse[bh * p.lq + rc.x], lse[bh * p.lq + rc.y], lse[bh * p.lq + rc.z], lse[bh * p.lq + rc.w]);
+  let ls = vec4f(ld_lse(bh * p.lq + rc.x), ld_lse(bh * p.lq + rc.y), ld_lse(bh * p.lq + rc.z), ld_lse(bh * p.lq + rc.w));
   let cz = vec4<bool>(p.causal != 0u);
   var kend = p.lk;
   if (p.causal != 0u) { kend = min(p.lk, min((wg.x + 1u) * WG * 4u, p.lq)); }
@@ -216,10 +214,10 @@ fn attention_backward_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocat
     var st = mat4x4f(); // st[r][t] = scale·Q_r·K_{j0+t}
     var dt = mat4x4f(); // dt[r][t] = dO_r·V_{j0+t}
     for (var c = 0u; c < d4; c++) {
-      let kc = mat4x4f(k[kb.x + c], k[kb.y + c], k[kb.z + c], k[kb.w + c]);
+      let kc = mat4x4f(ld_k(kb.x + c), ld_k(kb.y + c), ld_k(kb.z + c), ld_k(kb.w + c));
       km[c] = kc;
       st += transpose(kc) * qm[c];
-      dt += transpose(mat4x4f(v[kb.x + c], v[kb.y + c], v[kb.z + c], v[kb.w + c])) * gm[c];
+      dt += transpose(mat4x4f(ld_v(kb.x + c), ld_v(kb.y + c), ld_v(kb.z + c), ld_v(kb.w + c))) * gm[c];
     }
     let oob = js >= vec4u(kend);
     let p0 = select(exp(st[0] - ls.x), vec4f(0.0), oob | (cz & (js > vec4u(rows.x))));
@@ -255,8 +253,8 @@ fn attention_backward_kv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   var qa: array<mat4x4f, D4>;
   var ga: array<mat4x4f, D4>;
   for (var c = 0u; c < d4; c++) {
-    km[c] = mat4x4f(k[kb.x + c], k[kb.y + c], k[kb.z + c], k[kb.w + c]) * p.scale;
-    vm[c] = mat4x4f(v[kb.x + c], v[kb.y + c], v[kb.z + c], v[kb.w + c]);
+    km[c] = mat4x4f(ld_k(kb.x + c), ld_k(kb.y + c), ld_k(kb.z + c), ld_k(kb.w + c)) * p.scale;
+    vm[c] = mat4x4f(ld_v(kb.x + c), ld_v(kb.y + c), ld_v(kb.z + c), ld_v(kb.w + c));
     dk[c] = mat4x4f();
     dv[c] = mat4x4f();
   }
@@ -269,16 +267,16 @@ fn attention_backward_kv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
     var st = mat4x4f(); // st[r][t] = scale·Q_{i0+t}·K_r
     var dt = mat4x4f(); // dt[r][t] = dO_{i0+t}·V_r
     for (var c = 0u; c < d4; c++) {
-      let qc = mat4x4f(q[qb.x + c], q[qb.y + c], q[qb.z + c], q[qb.w + c]);
-      let gc = mat4x4f(dout[qb.x + c], dout[qb.y + c], dout[qb.z + c], dout[qb.w + c]);
+      let qc = mat4x4f(ld_q(qb.x + c), ld_q(qb.y + c), ld_q(qb.z + c), ld_q(qb.w + c));
+      let gc = mat4x4f(ld_dout(qb.x + c), ld_dout(qb.y + c), ld_dout(qb.z + c), ld_dout(qb.w + c));
       qa[c] = qc;
       ga[c] = gc;
       st += transpose(qc) * km[c];
       dt += transpose(gc) * vm[c];
     }
     let ic = bh * p.lq + min(is, vec4u(p.lq - 1u));
-    let ls = vec4f(lse[ic.x], lse[ic.y], lse[ic.z], lse[ic.w]);
-    let dl = vec4f(stat[ic.x], stat[ic.y], stat[ic.z], stat[ic.w]);
+    let ls = vec4f(ld_lse(ic.x), ld_lse(ic.y), ld_lse(ic.z), ld_lse(ic.w));
+    let dl = vec4f(ld_delta(ic.x), ld_delta(ic.y), ld_delta(ic.z), ld_delta(ic.w));
     let oob = is >= vec4u(p.lq);
     let p0 = select(exp(st[0] - ls), vec4f(0.0), oob | (cz & (vec4u(keys.x) > is)));
     let p1 = select(exp(st[1] - ls), vec4f(0.0), oob | (cz & (vec4u(keys.y) > is)));
@@ -316,8 +314,8 @@ fn stageKV(lid: u32, b: u32, h: u32, r0: u32) {
   for (var e = lid; e < BK * D4; e += WG) {
     let r = min(r0 + e / D4, p.lk - 1u);
     let at = rowBase(b, h, r, p.lk, p.rowk) + e % D4;
-    tileA[e] = k[at];
-    tileB[e] = v[at];
+    tileA[e] = ld_k(at);
+    tileB[e] = ld_v(at);
   }
 }
 
@@ -333,7 +331,7 @@ fn attention_forward_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invo
   var qr: array<vec4f, D4>;
   var acc: array<vec4f, D4>;
   for (var c = 0u; c < D4; c++) {
-    qr[c] = q[qb + c] * p.scale;
+    qr[c] = ld_q(qb + c) * p.scale;
     acc[c] = vec4f(0.0);
   }
   var kend = p.lk;
@@ -388,13 +386,13 @@ fn attention_backward_q_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_i
   var acc: array<vec4f, D4>;
   var dd = vec4f(0.0);
   for (var c = 0u; c < D4; c++) {
-    qr[c] = q[qb + c] * p.scale;
-    gr[c] = dout[qb + c];
-    dd = fma(gr[c], o[qb + c], dd);
+    qr[c] = ld_q(qb + c) * p.scale;
+    gr[c] = ld_dout(qb + c);
+    dd = fma(gr[c], ld_o(qb + c), dd);
     acc[c] = vec4f(0.0);
   }
   let delta = hsum(dd);
-  let ls = lse[bh * p.lq + qi];
+  let ls = ld_lse(bh * p.lq + qi);
   var kend = p.lk;
   if (p.causal != 0u) { kend = min(p.lk, min(i0 + WG, p.lq)); }
   for (var j0 = 0u; j0 < kend; j0 += BK) {
@@ -434,8 +432,8 @@ fn attention_backward_kv_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_
   var dk: array<vec4f, D4>;
   var dv: array<vec4f, D4>;
   for (var c = 0u; c < D4; c++) {
-    kr[c] = k[kb + c] * p.scale;
-    vr[c] = v[kb + c];
+    kr[c] = ld_k(kb + c) * p.scale;
+    vr[c] = ld_v(kb + c);
     dk[c] = vec4f(0.0);
     dv[c] = vec4f(0.0);
   }
@@ -446,13 +444,13 @@ fn attention_backward_kv_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_
     for (var e = lid; e < BK * D4; e += WG) {
       let r = min(r0 + e / D4, p.lq - 1u);
       let at = rowBase(b, h, r, p.lq, p.rowq) + e % D4;
-      tileA[e] = q[at];
-      tileB[e] = dout[at];
+      tileA[e] = ld_q(at);
+      tileB[e] = ld_dout(at);
     }
     for (var e = lid; e < BK; e += WG) {
       let r = bh * p.lq + min(r0 + e, p.lq - 1u);
-      tileL[e] = lse[r];
-      tileD[e] = stat[r];
+      tileL[e] = ld_lse(r);
+      tileD[e] = ld_delta(r);
     }
     workgroupBarrier();
     let tn = min(BK, p.lq - r0);

@@ -35,7 +35,7 @@ export interface DispatchSpec {
    * Bound in order at @group(0) @binding(1..n); binding 0 is the uniform block when `uniforms` is given. A null
    * skips its binding number: an entry point that does not use a binding must not get it with layout 'auto'.
    */
-  buffers: (GPUBuffer | null)[];
+  buffers: (GPUBuffer | GPUTexture | null)[];
   /** Uniform block at @binding(0), as 32-bit words: numbers are u32 unless wrapped as {f}, {i}. */
   uniforms?: (number | UniformValue)[];
   workgroups: Workgroups;
@@ -44,6 +44,9 @@ export interface DispatchSpec {
   /** What this call works on (a product's shape): appended to the profiler's label when `profileDetail` is set. */
   detail?: string;
 }
+
+/** Width in texels of the scratch textures (scratchTexture): kernels that read them use the same (TEX_W). */
+export const TEXEL_ROW = 8192;
 
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -62,6 +65,7 @@ export class Gpu {
   private sources = new Map<string, string>();
   private kernelDir = findKernelDir();
   private encoder: GPUCommandEncoder | null = null;
+  private textures = new Map<string, GPUTexture>();
   private pass: GPUComputePassEncoder | null = null;
   /** The profiler's label of one dispatch. */
   profileLabel(kernel: string, detail?: string): string {
@@ -210,7 +214,7 @@ export class Gpu {
       binding = 1;
     }
     for (const b of spec.buffers) {
-      if (b) entries.push({ binding, resource: { buffer: b } });
+      if (b) entries.push({ binding, resource: 'createView' in b ? b.createView() : { buffer: b } });
       binding++;
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -239,6 +243,49 @@ export class Gpu {
     this.pass = null;
     this.encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.pass = this.encoder!.beginComputePass();
+  }
+
+  /**
+   * A scratch rgba32float texture TEXEL_ROW texels wide with at least `texels` texels, one per role (grown, never
+   * shrunk): kernels read a tensor from it as a flat run of texels, texel i at (i % TEXEL_ROW, i / TEXEL_ROW). On
+   * lavapipe a read-only storage-texture load is a short branch-free function where a storage-buffer load is a per-lane
+   * loop with bounds checks.
+   */
+  scratchTexture(role: string, texels: number): GPUTexture {
+    const height = Math.max(1, Math.ceil(texels / TEXEL_ROW));
+    const have = this.textures.get(role);
+    if (have && have.height >= height) return have;
+    // Grown in steps of 64 rows (8 MiB). The old texture is dropped, not destroyed: work already recorded may still
+    // use it, and Dawn frees it once that work is done.
+    const h = Math.min(this.limits.maxTextureDimension2D, Math.max(height, Math.ceil(height / 64) * 64, have?.height ?? 0));
+    if (h < height) throw new Error(`scratch texture '${role}' of ${texels} texels exceeds the texture size limit`);
+    const tex = this.device.createTexture({
+      label: role,
+      size: [TEXEL_ROW, h],
+      format: 'rgba32float',
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+    });
+    this.textures.set(role, tex);
+    return tex;
+  }
+
+  /**
+   * Records a copy of the first `texels`·16 bytes of a buffer into a scratch texture's flat run of texels (a memcpy on
+   * lavapipe), on the given encoder or the shared one (ending its compute pass; the next dispatch opens a new one).
+   */
+  copyToTexture(src: GPUBuffer, dst: GPUTexture, texels: number, encoder?: GPUCommandEncoder): void {
+    let enc = encoder;
+    if (!enc) {
+      this.currentPass();
+      this.pass!.end();
+      this.pass = null;
+      enc = this.encoder!;
+    }
+    const full = Math.floor(texels / TEXEL_ROW);
+    const rest = texels - full * TEXEL_ROW;
+    if (full) enc.copyBufferToTexture({ buffer: src, bytesPerRow: TEXEL_ROW * 16, rowsPerImage: full }, { texture: dst }, [TEXEL_ROW, full, 1]);
+    if (rest) enc.copyBufferToTexture({ buffer: src, offset: full * TEXEL_ROW * 16, bytesPerRow: TEXEL_ROW * 16 }, { texture: dst, origin: [0, full, 0] }, [rest, 1, 1]);
+    if (!encoder) this.pass = enc.beginComputePass();
   }
 
   /** Submits everything recorded so far. Buffers released before this point become reusable. */
@@ -340,6 +387,8 @@ export class Gpu {
     }
     this.pool.destroy();
     this.uniformPool.destroy();
+    for (const t of this.textures.values()) t.destroy();
+    this.textures.clear();
     this.pipelines.clear();
     this.device.destroy();
     this.handle = null;

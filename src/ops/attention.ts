@@ -1,4 +1,5 @@
 import { gpu } from '../gpu/runtime.js';
+import { TEXEL_ROW } from '../gpu/context.js';
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { needsGrad, record } from '../tensor/tape.js';
 import { f, run } from './dispatch.js';
@@ -32,6 +33,8 @@ interface Shapes {
   causal: boolean;
   scale: number;
   tiled: boolean;
+  /** The rows kernels read q, k, v (o, dO) from texture copies (lavapipe); else from the buffers. */
+  tex: boolean;
 }
 
 function resolveImpl(impl: AttentionImpl | undefined): boolean {
@@ -57,7 +60,9 @@ function checkShapes(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): S
   if (lq < 1 || lk < 1) throw bad('empty sequence');
   const causal = !!opts.causal;
   if (causal && lq !== lk) throw bad('the causal mask needs as many queries as keys');
-  return { batch, heads, headDim, lq, lk, causal, scale: opts.scale ?? 1 / Math.sqrt(headDim), tiled: resolveImpl(opts.impl) };
+  const tiled = resolveImpl(opts.impl);
+  const tex = !tiled && gpu().isSoftware && process.env.GROUPVIT_ATTENTION_TEX !== '0';
+  return { batch, heads, headDim, lq, lk, causal, scale: opts.scale ?? 1 / Math.sqrt(headDim), tiled, tex };
 }
 
 // Rows path (lavapipe), measured on the 2-core lavapipe machine at 8×6×260×260×64 (see bench/attention.ts):
@@ -72,7 +77,7 @@ const ROWS_ROLL = true;
 const TILED_WG = 64;
 const TILED_BK = 32;
 
-function prefix(s: Shapes): string {
+function prefix(s: Shapes, entry: Entry): string {
   const d4 = s.headDim / 4;
   // Tiles of BK rows × D floats, two of them in workgroup memory: at most 16 KiB (WebGPU's default limit).
   const bk = Math.max(4, Math.min(TILED_BK, Math.floor(1024 / d4)));
@@ -83,13 +88,98 @@ function prefix(s: Shapes): string {
     `const ROLL: bool = ${ROWS_ROLL};`,
     `const NR: u32 = ${ROWS_NR}u;`,
     `const NK: u32 = ${ROWS_NK}u;`,
+    ...bindings(s.tex ? STREAMED[entry] : []),
     '',
   ].join('\n');
+}
+
+type Entry = 'forward' | 'backward_q' | 'backward_kv';
+
+/**
+ * With textures (s.tex), the operands each rows entry point reads inside its loop over the other sequence: those
+ * loads are its cost. The rest stay buffers (read once per invocation), which keeps within WebGPU's default of 4
+ * storage textures per stage.
+ */
+const STREAMED: Record<Entry, readonly string[]> = {
+  forward: ['k', 'v'],
+  backward_q: ['k', 'v'],
+  backward_kv: ['q', 'dout', 'lse', 'delta'],
+};
+
+/** Bindings 1-5 of kernels/attention.wgsl, in order. */
+const OPERANDS = ['q', 'k', 'v', 'o', 'dout'] as const;
+
+/** Declarations of bindings 1-6 (and 10: Δ as a texture) and their loads ld_q .. ld_dout, ld_lse, ld_delta. */
+function bindings(textures: readonly string[]): string[] {
+  const texel = (name: string, i: string) => `textureLoad(${name}, vec2u((${i}) % ${TEXEL_ROW}u, (${i}) / ${TEXEL_ROW}u))`;
+  const lines = OPERANDS.flatMap((name, i) =>
+    textures.includes(name)
+      ? [`@group(0) @binding(${i + 1}) var ${name}: texture_storage_2d<rgba32float, read>;`, `fn ld_${name}(i: u32) -> vec4f { return ${texel(name, 'i')}; }`]
+      : [`@group(0) @binding(${i + 1}) var<storage, read> ${name}: array<vec4f>;`, `fn ld_${name}(i: u32) -> vec4f { return ${name}[i]; }`],
+  );
+  // lse and Δ are f32 per row: as textures, four rows to a texel
+  if (textures.includes('lse')) {
+    lines.push('@group(0) @binding(6) var lse: texture_storage_2d<rgba32float, read>;', `fn ld_lse(i: u32) -> f32 { return ${texel('lse', 'i / 4u')}[i % 4u]; }`);
+  } else {
+    lines.push('@group(0) @binding(6) var<storage, read> lse: array<f32>;', 'fn ld_lse(i: u32) -> f32 { return lse[i]; }');
+  }
+  if (textures.includes('delta')) {
+    lines.push('@group(0) @binding(10) var dl: texture_storage_2d<rgba32float, read>;', `fn ld_delta(i: u32) -> f32 { return ${texel('dl', 'i / 4u')}[i % 4u]; }`);
+  } else {
+    lines.push('fn ld_delta(i: u32) -> f32 { return stat[i]; }');
+  }
+  return lines;
+}
+
+interface Bound {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  o?: Tensor;
+  dout?: Tensor;
+  lse: Tensor;
+  out0: Tensor;
+  out1?: Tensor;
+  stat: Tensor;
+}
+
+/**
+ * The bindings of an entry point, 1-10: with s.tex, the ones it streams copied into scratch textures of their own role
+ * (a memcpy on lavapipe; texture loads there cost a fraction of buffer loads), else buffers. Δ (binding 10) is given
+ * only to backward_kv with textures; else it is read from stat (binding 9).
+ */
+function bind(s: Shapes, entry: Entry, ts: Bound): (GPUBuffer | GPUTexture | null)[] {
+  const g = gpu();
+  const streamed = s.tex ? STREAMED[entry] : [];
+  const tex = (role: string, t: Tensor) => {
+    const texels = Math.ceil(t.size / 4); // pool buffers are whole multiples of 256 bytes: the last texel is there
+    const x = g.scratchTexture(`attention ${role}`, texels);
+    g.copyToTexture(t.buffer, x, texels);
+    return x;
+  };
+  const operand = (role: string, t: Tensor | undefined) => (t ? (streamed.includes(role) ? tex(role, t) : t.buffer) : null);
+  const out = [
+    operand('q', ts.q),
+    operand('k', ts.k),
+    operand('v', ts.v),
+    operand('o', ts.o),
+    operand('dout', ts.dout),
+    entry === 'forward' ? null : operand('lse', ts.lse),
+    ts.out0.buffer,
+    ts.out1?.buffer ?? null,
+  ];
+  if (streamed.includes('delta')) return [...out, null, tex('delta', ts.stat)];
+  return [...out, ts.stat.buffer];
 }
 
 function uniforms(s: Shapes) {
   const row = (s.heads * s.headDim) / 4;
   return [s.batch * s.heads, s.heads, s.lq, s.lk, row, row, s.causal ? 1 : 0, f(s.scale)];
+}
+
+/** The profiler's shape of a call: batch×heads×Lq×Lk×D. */
+function detail(s: Shapes): string {
+  return `${s.batch}x${s.heads}x${s.lq}x${s.lk}x${s.headDim}${s.causal ? ' causal' : ''}`;
 }
 
 /** Workgroups along the rows: the rows kernels give each invocation 4·NR (forward) or 4 (backward) rows. */
@@ -103,10 +193,11 @@ export function attentionForwardInto(q: Tensor, k: Tensor, v: Tensor, out: Tenso
   run({
     file: 'attention',
     entry: `attention_forward${sfx}`,
-    prefix: prefix(s),
+    prefix: prefix(s, 'forward'),
     uniforms: uniforms(s),
-    buffers: [q.buffer, k.buffer, v.buffer, null, null, null, out.buffer, null, lse.buffer],
+    buffers: bind(s, 'forward', { q, k, v, lse, out0: out, stat: lse }),
     workgroups: [wgCount(s.lq, s, 4 * ROWS_NR), s.batch * s.heads],
+    detail: detail(s),
   });
 }
 
@@ -140,24 +231,25 @@ export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, 
   const dk = Tensor.empty(k.shape);
   const dv = Tensor.empty(v.shape);
   const delta = Tensor.empty([s.batch * s.heads * s.lq]);
-  const pre = prefix(s);
   const u = uniforms(s);
   // dQ first: it also writes Δ = rowsum(dO∘O), which the key pass reads (dispatches in one pass run in order).
   run({
     file: 'attention',
     entry: `attention_backward_q${sfx}`,
-    prefix: pre,
+    prefix: prefix(s, 'backward_q'),
     uniforms: u,
-    buffers: [q.buffer, k.buffer, v.buffer, out.buffer, gOut.buffer, lse.buffer, dq.buffer, null, delta.buffer],
+    buffers: bind(s, 'backward_q', { q, k, v, o: out, dout: gOut, lse, out0: dq, stat: delta }),
     workgroups: [wgCount(s.lq, s, 4), s.batch * s.heads],
+    detail: detail(s),
   });
   run({
     file: 'attention',
     entry: `attention_backward_kv${sfx}`,
-    prefix: pre,
+    prefix: prefix(s, 'backward_kv'),
     uniforms: u,
-    buffers: [q.buffer, k.buffer, v.buffer, null, gOut.buffer, lse.buffer, dk.buffer, dv.buffer, delta.buffer],
+    buffers: bind(s, 'backward_kv', { q, k, v, dout: gOut, lse, out0: dk, out1: dv, stat: delta }),
     workgroups: [wgCount(s.lk, s, 4), s.batch * s.heads],
+    detail: detail(s),
   });
   delta.release();
   return [dq, dk, dv];

@@ -1,4 +1,5 @@
 import { gpu } from '../gpu/runtime.js';
+import { TEXEL_ROW } from '../gpu/context.js';
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { record } from '../tensor/tape.js';
 import { run } from './dispatch.js';
@@ -135,7 +136,7 @@ export function gemmKernel(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'stride
 // ------------------------------------------------------------------------------------------------ texture operands
 
 /** Width of the packing textures in texels (kernels/matmul-texture.wgsl TEX_W): a packed operand is a flat run of texels. */
-const TEX_W = 8192;
+const TEX_W = TEXEL_ROW;
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment
 
 interface TexturePlan {
@@ -191,28 +192,11 @@ function texturePlan(s: Pick<GemmSpec, 'M' | 'N' | 'K' | 'batch' | 'strideA' | '
   return ok ? { K4, Mp, N4p, wgX, wgY, PW, batchA, batchB, texelsA, texelsB, heightA, heightB } : null;
 }
 
-/** Per device: one packing texture per operand role (grown as needed, never shrunk) and the uniform blocks. */
+/** Per device: the uniform blocks (the packing textures are the Gpu's scratch textures 'matmul A' and 'matmul B'). */
 interface TextureState {
-  textures: [GPUTexture | null, GPUTexture | null];
   uniforms: GPUBuffer;
 }
 const textureStates = new WeakMap<GPUDevice, TextureState>();
-
-function packingTexture(st: TextureState, role: 0 | 1, height: number): GPUTexture {
-  const have = st.textures[role];
-  if (have && have.height >= height) return have;
-  // Grown in steps of 64 rows (8 MiB). The old texture is dropped, not destroyed: work already recorded may still use
-  // it, and Dawn frees it once that work is done.
-  const h = Math.min(gpu().limits.maxTextureDimension2D, Math.max(height, Math.ceil(height / 64) * 64, have?.height ?? 0));
-  const tex = gpu().device.createTexture({
-    label: `matmul packed ${role ? 'B' : 'A'}`,
-    size: [TEX_W, h],
-    format: 'rgba32float',
-    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
-  });
-  st.textures[role] = tex;
-  return tex;
-}
 
 /**
  * The 'texture' variant: pack op(A) and op(B), then the product, in a command buffer of its own (the shared pass binds
@@ -224,7 +208,7 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
   const t = tuning;
   let st = textureStates.get(dev);
   if (!st) {
-    st = { textures: [null, null], uniforms: dev.createBuffer({ size: 3 * UNIFORM_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }) };
+    st = { uniforms: dev.createBuffer({ size: 3 * UNIFORM_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }) };
     textureStates.set(dev, st);
   }
   const { M, N, K } = s;
@@ -237,8 +221,8 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
   const entryTexels = (rows: boolean, packed: number, stored: number) => (rows ? stored / 4 : packed);
   const texelsA = entryTexels(rowsA, plan.texelsA, M * K);
   const texelsB = entryTexels(rowsB, plan.texelsB, K * N);
-  const texA = packingTexture(st, 0, rowsA ? Math.ceil((plan.batchA * texelsA) / TEX_W) : plan.heightA);
-  const texB = packingTexture(st, 1, rowsB ? Math.ceil((plan.batchB * texelsB) / TEX_W) : plan.heightB);
+  const texA = g.scratchTexture('matmul A', rowsA ? plan.batchA * texelsA : plan.heightA * TEX_W);
+  const texB = g.scratchTexture('matmul B', rowsB ? plan.batchB * texelsB : plan.heightB * TEX_W);
   const { K4, Mp, N4p, PW } = plan;
   const Kp = 4 * K4;
   const NONE = 31; // a shift that leaves no block index (see PackParams)
@@ -280,15 +264,8 @@ function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
     ] }));
     pass.dispatchWorkgroups(Math.ceil(C4 / 8), Math.ceil(rows / (vec4 ? 32 : 8)), batch);
   };
-  // The stored operand as whole rows of TEX_W texels, then the rest of a row (copies go before the pass they feed).
-  const copy = (src: GPUBuffer, tex: GPUTexture, texels: number) => {
-    const full = Math.floor(texels / TEX_W);
-    const rest = texels - full * TEX_W;
-    if (full) enc.copyBufferToTexture({ buffer: src, bytesPerRow: TEX_W * 16, rowsPerImage: full }, { texture: tex }, [TEX_W, full, 1]);
-    if (rest) enc.copyBufferToTexture({ buffer: src, offset: full * TEX_W * 16, bytesPerRow: TEX_W * 16 }, { texture: tex, origin: [0, full, 0] }, [rest, 1, 1]);
-  };
-  if (rowsA) copy(s.a, texA, plan.batchA * texelsA);
-  if (rowsB) copy(s.b, texB, plan.batchB * texelsB);
+  if (rowsA) g.copyToTexture(s.a, texA, plan.batchA * texelsA, enc);
+  if (rowsB) g.copyToTexture(s.b, texB, plan.batchB * texelsB, enc);
   // A stored [K, M] (transA) is op(A) transposed; B stored [K, N] is op(B) as is.
   if (!rowsA) pack(0, s.a, s.transA, texA, M, K, s.strideA, K4, Mp, plan.batchA);
   if (!rowsB) pack(1, s.b, s.transB, texB, K, N, s.strideB, N4p, Kp, plan.batchB);

@@ -205,6 +205,20 @@ test('attention: the tiled (real-GPU) kernels agree with the reference on lavapi
   await checkCase({ b: 2, lq: 1, lk: 8, h: 3, d: 16 }, 503, 'tiled', 2);
 });
 
+test('attention: rows kernels on texture copies past one texture row, and on the buffers themselves', async () => {
+  // 2·200·128 floats are 12800 texels: the copy spans a whole 8192-texel row and part of the next
+  await checkCase({ b: 2, lq: 200, lk: 200, h: 2, d: 64 }, 601, 'rows', 2);
+  const prev = process.env.GROUPVIT_ATTENTION_TEX;
+  process.env.GROUPVIT_ATTENTION_TEX = '0';
+  try {
+    await checkCase({ b: 1, lq: 65, lk: 77, h: 2, d: 16 }, 602, 'rows', 2);
+    await checkCase({ b: 2, lq: 33, lk: 33, h: 1, d: 64, causal: true }, 603, 'rows', 2);
+  } finally {
+    if (prev === undefined) delete process.env.GROUPVIT_ATTENTION_TEX;
+    else process.env.GROUPVIT_ATTENTION_TEX = prev;
+  }
+});
+
 // ------------------------------------------------------------------ the scale, the mask and the softmax
 
 test('attention: explicit scale and large logits (online softmax rescaling across blocks stays exact)', async () => {
