@@ -1,6 +1,8 @@
 // Elementwise ops over flat f32 arrays. One invocation per element; large arrays are spread over a 2-D grid of
 // workgroups (the x dimension is capped at 65535), so the flat index is rebuilt from (wg.y * nx + wg.x).
 // `b` broadcasts over leading dimensions: b[i % nb] (nb == n means same shape, nb == 1 means a scalar tensor).
+// The element type T comes with the prefix (src/ops/dispatch.ts pointwisePrefix): vec4f where n and nb are multiples
+// of 4 (then both count vec4s), f32 else. rowscale_forward needs f32.
 
 struct Params {
   n: u32,
@@ -10,9 +12,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<T>;
+@group(0) @binding(2) var<storage, read> b: array<T>;
+@group(0) @binding(3) var<storage, read_write> out: array<T>;
 
 fn flat(wg: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wg.y * nwg.x + wg.x) * 256u + lid;
@@ -47,7 +49,7 @@ fn add_inplace(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: v
 fn fill(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat(wg, nwg, lid);
   if (i >= p.n) { return; }
-  out[i] = p.alpha;
+  out[i] = T(p.alpha);
 }
 
 // out = min(exp(a), alpha): the logit scale exp(s) clamped at 100
@@ -55,7 +57,7 @@ fn fill(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
 fn exp_clamp_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat(wg, nwg, lid);
   if (i >= p.n) { return; }
-  out[i] = min(exp(a[i]), p.alpha);
+  out[i] = min(exp(a[i]), T(p.alpha));
 }
 
 // out = b·exp(a) where exp(a) < alpha, else 0 (b is the incoming gradient)
@@ -64,7 +66,7 @@ fn exp_clamp_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups)
   let i = flat(wg, nwg, lid);
   if (i >= p.n) { return; }
   let e = exp(a[i]);
-  out[i] = select(0.0, b[i] * e, e < p.alpha);
+  out[i] = select(T(0.0), b[i] * e, e < T(p.alpha));
 }
 
 // out = a · b[row]: scales each of the nb leading rows of a by one factor (drop-path's per-sample mask)

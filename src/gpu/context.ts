@@ -222,7 +222,7 @@ export class Gpu {
       if (this.profiler.full) this.flush();
       this.currentPass();
       this.pass!.end();
-      this.pass = this.encoder!.beginComputePass({ timestampWrites: this.profiler.next(this.profileLabel(`${spec.file}:${spec.entry}`, spec.detail)) });
+      this.pass = this.encoder!.beginComputePass({ timestampWrites: this.profiler.next(this.profileLabel(`${spec.file}:${spec.entry}`, spec.detail ?? `grid ${spec.workgroups.join('x')}`)) });
     }
     const pass = this.currentPass();
     pass.setPipeline(pipeline);

@@ -1,12 +1,13 @@
 import { Tensor } from '../tensor/tensor.js';
 import { record } from '../tensor/tape.js';
-import { grid1d, run } from './dispatch.js';
+import { grid1d, pointwiseLanes, pointwisePrefix, run } from './dispatch.js';
 
 export type Activation = 'gelu' | 'quick_gelu' | 'relu';
 
 function pointwise(entry: string, x: Tensor, gy: Tensor | null): Tensor {
   const out = Tensor.empty(x.shape);
-  run({ file: 'activation', entry, uniforms: [x.size], buffers: [x.buffer, gy ? gy.buffer : null, out.buffer], workgroups: grid1d(x.size) });
+  const l = pointwiseLanes(x.size);
+  run({ file: 'activation', entry, prefix: pointwisePrefix(l), uniforms: [x.size / l], buffers: [x.buffer, gy ? gy.buffer : null, out.buffer], workgroups: grid1d(x.size / l) });
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { installTapeOps, record } from '../tensor/tape.js';
-import { f, grid1d, run } from './dispatch.js';
+import { f, grid1d, pointwiseLanes, pointwisePrefix, run } from './dispatch.js';
 import { sumRows } from './reduce.js';
 
 // Binary ops whose second operand broadcasts over leading dimensions (a bias [C] against [.., C], a scalar [1]).
@@ -10,12 +10,14 @@ function checkBroadcast(op: string, a: Tensor, b: Tensor): void {
 
 function binary(entry: 'add_forward' | 'mul_forward', a: Tensor, b: Tensor, alpha: number, beta: number): Tensor {
   const out = Tensor.empty(a.shape);
+  const l = pointwiseLanes(a.size, b.size);
   run({
     file: 'elementwise',
     entry,
-    uniforms: [a.size, b.size, f(alpha), f(beta)],
+    prefix: pointwisePrefix(l),
+    uniforms: [a.size / l, b.size / l, f(alpha), f(beta)],
     buffers: [a.buffer, b.buffer, out.buffer],
-    workgroups: grid1d(a.size),
+    workgroups: grid1d(a.size / l),
   });
   return out;
 }
@@ -74,19 +76,22 @@ function accumulate(dst: Tensor, src: Tensor): Tensor {
 
 /** dst += beta·src (src broadcast). Not recorded on the tape: for gradients and optimizer state. */
 export function addInPlace(dst: Tensor, src: Tensor, beta = 1): void {
+  const l = pointwiseLanes(dst.size, src.size);
   run({
     file: 'elementwise',
     entry: 'add_inplace',
-    uniforms: [dst.size, src.size, f(1), f(beta)],
+    prefix: pointwisePrefix(l),
+    uniforms: [dst.size / l, src.size / l, f(1), f(beta)],
     buffers: [null, src.buffer, dst.buffer],
-    workgroups: grid1d(dst.size),
+    workgroups: grid1d(dst.size / l),
   });
 }
 
 /** A new tensor filled with value, on the GPU (no upload). */
 export function fill(shape: readonly number[], value: number): Tensor {
   const out = Tensor.empty(shape);
-  run({ file: 'elementwise', entry: 'fill', uniforms: [out.size, 1, f(value), f(0)], buffers: [null, null, out.buffer], workgroups: grid1d(out.size) });
+  const l = pointwiseLanes(out.size);
+  run({ file: 'elementwise', entry: 'fill', prefix: pointwisePrefix(l), uniforms: [out.size / l, 1, f(value), f(0)], buffers: [null, null, out.buffer], workgroups: grid1d(out.size / l) });
   return out;
 }
 
@@ -95,10 +100,10 @@ installTapeOps(accumulate, (like) => fill(like.shape, 1));
 // y = min(exp(x), max)   the clamped logit scale; no gradient where clamped
 export function expClamp(x: Tensor, max: number): Tensor {
   const out = Tensor.empty(x.shape);
-  run({ file: 'elementwise', entry: 'exp_clamp_forward', uniforms: [x.size, x.size, f(max), f(0)], buffers: [x.buffer, null, out.buffer], workgroups: grid1d(x.size) });
+  run({ file: 'elementwise', entry: 'exp_clamp_forward', prefix: pointwisePrefix(1), uniforms: [x.size, x.size, f(max), f(0)], buffers: [x.buffer, null, out.buffer], workgroups: grid1d(x.size) });
   record([x], out, (g) => {
     const gx = Tensor.empty(x.shape);
-    run({ file: 'elementwise', entry: 'exp_clamp_backward', uniforms: [x.size, x.size, f(max), f(0)], buffers: [x.buffer, g.buffer, gx.buffer], workgroups: grid1d(x.size) });
+    run({ file: 'elementwise', entry: 'exp_clamp_backward', prefix: pointwisePrefix(1), uniforms: [x.size, x.size, f(max), f(0)], buffers: [x.buffer, g.buffer, gx.buffer], workgroups: grid1d(x.size) });
     return [gx];
   });
   return out;
@@ -110,7 +115,7 @@ export function scaleRows(x: Tensor, m: Tensor): Tensor {
   if (x.size % rows !== 0) throw new Error(`scaleRows: ${rows} factors for ${shapeStr(x.shape)}`);
   const k = (t: Tensor) => {
     const out = Tensor.empty(t.shape);
-    run({ file: 'elementwise', entry: 'rowscale_forward', uniforms: [t.size, rows, f(0), f(0)], buffers: [t.buffer, m.buffer, out.buffer], workgroups: grid1d(t.size) });
+    run({ file: 'elementwise', entry: 'rowscale_forward', prefix: pointwisePrefix(1), uniforms: [t.size, rows, f(0), f(0)], buffers: [t.buffer, m.buffer, out.buffer], workgroups: grid1d(t.size) });
     return out;
   };
   const out = k(x);

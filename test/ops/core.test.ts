@@ -38,7 +38,8 @@ function erf(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
-for (const [r, c] of [[1, 7], [7, 33], [65, 130]] as const) {
+// [5, 12] and [9, 36] run the vec4 kernels (every size a multiple of 4), [3, 6] the scalar ones (a: 18 values)
+for (const [r, c] of [[1, 7], [7, 33], [65, 130], [5, 12], [9, 36], [3, 6]] as const) {
   test(`add/sub/mul broadcast a trailing bias [${r},${c}]`, async () => {
     await gradCheck({
       name: 'add', shapes: [[r, c], [c]],
@@ -63,8 +64,8 @@ for (const [r, c] of [[1, 7], [7, 33], [65, 130]] as const) {
   });
 }
 
-test('gelu (exact erf), quick_gelu, relu on 1, 33 and 130 values', async () => {
-  for (const n of [1, 33, 130]) {
+test('gelu (exact erf), quick_gelu, relu on 1, 33, 130 values, and 4 and 132 (the vec4 kernels)', async () => {
+  for (const n of [1, 33, 130, 4, 132]) {
     await gradCheck({
       name: `gelu ${n}`, shapes: [[n]], gpu: ([x]) => gelu(x),
       ref: ([x]) => map(x, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2))), atol: 2e-6,
