@@ -13,7 +13,9 @@ function axisSplit(shape: readonly number[], axis: number): [number, number, num
 
 function sumKernel(x: Tensor, outer: number, n: number, inner: number, alpha: number, outShape: number[]): Tensor {
   const out = Tensor.empty(outShape);
-  run({ file: 'reduce', entry: 'sum_forward', uniforms: [outer, n, inner, f(alpha)], buffers: [x.buffer, out.buffer], workgroups: grid1d(outer * inner) });
+  const l = inner % 4 === 0 ? 4 : 1;
+  const entry = l === 4 ? 'sum_forward_vec4' : 'sum_forward';
+  run({ file: 'reduce', entry, uniforms: [outer, n, inner / l, f(alpha)], buffers: [x.buffer, out.buffer], workgroups: grid1d((outer * inner) / l) });
   return out;
 }
 

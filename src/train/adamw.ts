@@ -40,7 +40,7 @@ export class AdamW {
       this.slots.push({ slot, groups });
       slot += groups;
     }
-    this.partials = Tensor.empty([slot]).keep();
+    this.partials = Tensor.empty([slot * 64]).keep(); // one per invocation of 64-wide workgroups
     this.scalars = fill([2], 0).keep();
   }
 

@@ -148,11 +148,12 @@ function sumAxisRef(x: Float64Array, shape: number[], axis: number, alpha: numbe
   return y;
 }
 
-test('sum and mean over each axis of [3,7,33]', async () => {
-  const shape = [3, 7, 33];
-  for (const axis of [0, 1, 2]) {
-    await gradCheck({ name: `sum axis ${axis}`, shapes: [shape], gpu: ([x]) => sum(x, axis), ref: ([x]) => sumAxisRef(x, shape, axis, 1), atol: 1e-5 });
-    await gradCheck({ name: `mean axis ${axis}`, shapes: [shape], gpu: ([x]) => mean(x, axis, true), ref: ([x]) => sumAxisRef(x, shape, axis, 1 / shape[axis]) });
+test('sum and mean over each axis of [3,7,33] and [3,5,12] (axes 0 and 1 of the second sum vec4 columns)', async () => {
+  for (const shape of [[3, 7, 33], [3, 5, 12]]) {
+    for (const axis of [0, 1, 2]) {
+      await gradCheck({ name: `sum axis ${axis}`, shapes: [shape], gpu: ([x]) => sum(x, axis), ref: ([x]) => sumAxisRef(x, shape, axis, 1), atol: 1e-5 });
+      await gradCheck({ name: `mean axis ${axis}`, shapes: [shape], gpu: ([x]) => mean(x, axis, true), ref: ([x]) => sumAxisRef(x, shape, axis, 1 / shape[axis]) });
+    }
   }
   await gradCheck({ name: 'sumAll', shapes: [[65, 2]], gpu: ([x]) => sumAll(x), ref: ([x]) => Float64Array.of(x.reduce((a, b) => a + b, 0)), atol: 1e-4 });
 });
