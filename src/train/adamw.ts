@@ -1,3 +1,4 @@
+import { gpu } from '../gpu/runtime.js';
 import { Tensor } from '../tensor/tensor.js';
 import { fill } from '../ops/elementwise.js';
 import { f, grid1d, run } from '../ops/dispatch.js';
@@ -9,6 +10,8 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Global gradient-norm clip (0: none). */
   maxNorm?: number;
+  /** Gradient-norm partials per workgroup: 64 (no barriers: lavapipe's choice) or 1; default by adapter. */
+  normLanes?: 1 | 64;
 }
 
 /** GroupViT's decay rule (§1.6): no decay for 1-D parameters and biases; 0-dim scales, pos-embeds, group tokens decay. */
@@ -25,13 +28,15 @@ export class AdamW {
   readonly v: Tensor[];
   step = 0;
   private partials: Tensor;
+  /** Gradient-norm partials per workgroup: 64 on software adapters, 1 elsewhere. */
+  private lanes: number;
   /** [global grad norm, clip factor], on the GPU: read it only when a human needs it. */
   readonly scalars: Tensor;
   private slots: { slot: number; groups: number }[] = [];
   readonly o: Required<AdamWOptions>;
 
   constructor(readonly params: [string, Tensor][], o: AdamWOptions = {}) {
-    this.o = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxNorm: 5, ...o };
+    this.o = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxNorm: 5, normLanes: gpu().isSoftware ? 64 : 1, ...o };
     this.m = params.map(([, p]) => fill(p.shape, 0).keep());
     this.v = params.map(([, p]) => fill(p.shape, 0).keep());
     let slot = 0;
@@ -40,7 +45,9 @@ export class AdamW {
       this.slots.push({ slot, groups });
       slot += groups;
     }
-    this.partials = Tensor.empty([slot * 64]).keep(); // one per invocation of 64-wide workgroups
+    // lavapipe: one partial per invocation, no barriers (kernels/adamw.wgsl sumsq_lanes); real GPUs: one per workgroup
+    this.lanes = this.o.normLanes;
+    this.partials = Tensor.empty([slot * this.lanes]).keep();
     this.scalars = fill([2], 0).keep();
   }
 
@@ -55,12 +62,12 @@ export class AdamW {
     this.params.forEach(([, p], k) => {
       const { slot, groups } = this.slots[k];
       run({
-        file: 'adamw', entry: 'sumsq_partial', uniforms: base(p.size, slot, 0),
+        file: 'adamw', entry: this.lanes === 64 ? 'sumsq_lanes' : 'sumsq_partial', uniforms: base(p.size, slot, 0),
         buffers: [null, (p.grad ?? zero).buffer, null, null, this.partials.buffer], workgroups: [groups],
       });
     });
     const total = this.slots.reduce((a, s) => a + s.groups, 0);
-    run({ file: 'adamw', entry: 'clip_factor', uniforms: base(0, total, 0), buffers: [null, null, null, null, this.partials.buffer, this.scalars.buffer], workgroups: [1] });
+    run({ file: 'adamw', entry: 'clip_factor', uniforms: base(this.lanes, total, 0), buffers: [null, null, null, null, this.partials.buffer, this.scalars.buffer], workgroups: [1] });
     this.params.forEach(([name, p], k) => {
       if (!p.grad) return;
       run({

@@ -180,8 +180,9 @@ const PRESETS: Record<string, () => TrainRecipe> = {
   // alone, 0.307 with depths [4, 1, 1]. But a step of the new tower takes 1.35–1.85 s here against 1.0–1.2, so 1200
   // steps do not fit the 30 minutes, and at 800 steps (25.9 min with the calibration) it scored 0.282. Not adopted
   // until the step is faster. Adopted in the fourteenth: the overlapping stem on the preset's depths (patch_embed
-  // 'conv3'): held-out 0.345 / 0.331 against 0.304 / 0.290 for seeds 1 / 2 (seed 1: tuning 0.356; the pooled
-  // embedding names a shape of the scene in 79% of scenes against 61%, objects' groups named right 45% against 36%),
+  // 'conv3'): held-out 0.352 / 0.345 / 0.331 against 0.247 / 0.304 / 0.290 for seeds 0 / 1 / 2 (seed 1: tuning
+  // 0.356; the pooled embedding names a shape of the scene in 79% of scenes against 61%, objects' groups named right
+  // 45% against 36%),
   // after the texture matmul's copied operands, the attention's texture reads and vec4 pointwise kernels made the step
   // about a quarter faster (1.07–1.09 s against 1.47–1.55 for this tower; README, Training, fourteenth session).
   // The paper's recipe: --recipe '{"multiLabelTargets":"paper","multiLabelPooling":"image","captionColourDrop":0,

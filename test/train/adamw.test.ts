@@ -45,6 +45,27 @@ test('AdamW matches the float64 reference over 3 steps, with clipping and the de
   opt.release();
 });
 
+test('AdamW: the gradient norm is the same to the bit from per-invocation partials (lavapipe) and per-workgroup ones', async () => {
+  // 70000 values: 18 workgroups of partials, enough to tell a different summation order
+  const shapes: number[][] = [[70000], [7, 33], [5]];
+  const norms: number[] = [];
+  for (const normLanes of [64, 1] as const) {
+    const params: [string, Tensor][] = shapes.map((s, k) => [`p${k}.weight`, param(Tensor.fromArray(randn(s.reduce((a, b) => a * b, 1), k + 1), s))]);
+    params.forEach(([, p], k) => (p.grad = Tensor.fromArray(randn(p.size, 50 + k, 3), p.shape).keep()));
+    const opt = new AdamW(params, { maxNorm: 1, normLanes });
+    opt.update(1e-3);
+    norms.push((await opt.scalars.toArray())[0]);
+    opt.release();
+    for (const [, p] of params) {
+      p.grad?.release();
+      p.release();
+    }
+  }
+  const want = Math.sqrt(shapes.reduce((s, sh, k) => s + randn(sh.reduce((a, b) => a * b, 1), 50 + k, 3).reduce((a, x) => a + x * x, 0), 0));
+  assertClose([norms[0]], [want], 1e-3, 1e-6, 'norm');
+  assert.equal(norms[0], norms[1]);
+});
+
 test('cosine schedule with linear warm-up', () => {
   assert.equal(cosineLr(0, 100, 10, 1, 0.1, 0), 0);
   assertClose([cosineLr(5, 100, 10, 1, 0.1, 0)], [0.5], 1e-12, 0, 'mid warm-up');
