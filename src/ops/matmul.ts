@@ -7,7 +7,8 @@ import { sum, sumRows } from './reduce.js';
 
 /**
  * Which kernel of kernels/matmul.wgsl (matmul-texture.wgsl for 'texture') runs:
- *  - 'texture': both operands packed into storage textures (matmul_pack), then a 16×16 register-blocked product
+ *  - 'texture': both operands in storage textures (copied as stored where their rows are whole texels, else packed by
+ *    matmul_pack), then a 16×16 register-blocked product
  *    reading them (matmul_texture): lavapipe, where a texture load costs a fraction of a storage-buffer load; 3–6× the
  *    'register' kernel from a few million multiply-adds up. Falls back to 'register' where a shape exceeds the
  *    texture limits.
@@ -199,8 +200,9 @@ interface TextureState {
 const textureStates = new WeakMap<GPUDevice, TextureState>();
 
 /**
- * The 'texture' variant: pack op(A) and op(B), then the product, in a command buffer of its own (the shared pass binds
- * buffers only). What was recorded before is submitted first, so queue order keeps every dependency.
+ * The 'texture' variant: copy or pack op(A) and op(B) into textures, then the product, in a command buffer of its own
+ * (its uniform blocks are rewritten per call by queue.writeBuffer, which is ordered only against submits). What was
+ * recorded before is submitted first, so queue order keeps every dependency.
  */
 function gemmTexture(s: GemmSpec, plan: TexturePlan, prefix: string): void {
   const g = gpu();
