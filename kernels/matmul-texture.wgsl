@@ -8,8 +8,9 @@
 //   matmul_pack_vec4  the same, four rows per invocation with vec4 loads, where the stored rows are whole texels.
 //   matmul_texture register-blocked (TM×TN per invocation, 16×16 by default) with both operands read from textures
 //                  that matmul_pack filled or a copy (A_ROWS / B_ROWS): the fast path on lavapipe for all but
-//                  small products. There a storage-buffer load is a per-lane, per-component branch with a bounds check (only constant addresses take
-//                  a scalar path; workgroup-uniform ones do not), while a read-only storage-texture load is a short
+//                  small products. There a storage-buffer load is a per-lane, per-component branch with a bounds
+//                  check (only constant addresses take a scalar path; workgroup-uniform ones do not), while a
+//                  read-only storage-texture load is a short
 //                  branch-free function: eight 16-byte loads and a transpose for 8 lanes. (Sampled-texture fetches go
 //                  through the generic sampler code, about 1.7× slower.) Needs the WGSL language feature
 //                  readonly_and_readwrite_storage_textures, which dawn.node has.
