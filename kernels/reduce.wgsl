@@ -17,7 +17,13 @@ fn flat(wg: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wg.y * nwg.x + wg.x) * 256u + lid;
 }
 
-// out[o, i] = alpha · Σ_j x[o, j, i]
+// out[o, i] = alpha · Σ_j x[o, j, i], over elements of T (from the prefix, src/ops/dispatch.ts pointwisePrefix): vec4f
+// where inner is a multiple of 4 (p.inner then counts vec4s), f32 else. A bias's gradient sums thousands of rows into
+// a few outputs, and on lavapipe each load is a per-lane loop, so a vec4 per row is a quarter of the cost; the sum runs
+// over j in the same order either way: the same result. (Its own bindings: the max kernels below read f32.)
+@group(0) @binding(1) var<storage, read> xs: array<T>;
+@group(0) @binding(2) var<storage, read_write> outs: array<T>;
+
 @compute @workgroup_size(256)
 fn sum_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let t = flat(wg, nwg, lid);
@@ -25,33 +31,12 @@ fn sum_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: v
   let o = t / p.inner;
   let i = t % p.inner;
   var base = o * p.n * p.inner + i;
-  var s = 0.0;
+  var s = T(0.0);
   for (var j = 0u; j < p.n; j++) {
-    s += x[base];
+    s += xs[base];
     base += p.inner;
   }
-  out[t] = p.alpha * s;
-}
-
-// The same four columns at a time, where inner is a multiple of 4 (p.inner counts vec4s): a bias's gradient sums
-// thousands of rows into a few outputs, and on lavapipe each load is a per-lane loop, so a vec4 load per row is a
-// quarter of the cost. The sum runs over j in the same order: the same result.
-@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> out4: array<vec4f>;
-
-@compute @workgroup_size(256)
-fn sum_forward_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = flat(wg, nwg, lid);
-  if (t >= p.outer * p.inner) { return; }
-  let o = t / p.inner;
-  let i = t % p.inner;
-  var base = o * p.n * p.inner + i;
-  var s = vec4f(0.0);
-  for (var j = 0u; j < p.n; j++) {
-    s += x4[base];
-    base += p.inner;
-  }
-  out4[t] = p.alpha * s;
+  outs[t] = p.alpha * s;
 }
 
 // out[o, j, i] = alpha · g[o, i]

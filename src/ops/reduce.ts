@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { record } from '../tensor/tape.js';
-import { f, grid1d, run } from './dispatch.js';
+import { f, grid1d, pointwiseLanes, pointwisePrefix, run } from './dispatch.js';
 
 function axisSplit(shape: readonly number[], axis: number): [number, number, number] {
   const ax = axis < 0 ? shape.length + axis : axis;
@@ -13,15 +13,14 @@ function axisSplit(shape: readonly number[], axis: number): [number, number, num
 
 function sumKernel(x: Tensor, outer: number, n: number, inner: number, alpha: number, outShape: number[]): Tensor {
   const out = Tensor.empty(outShape);
-  const l = inner % 4 === 0 ? 4 : 1;
-  const entry = l === 4 ? 'sum_forward_vec4' : 'sum_forward';
-  run({ file: 'reduce', entry, uniforms: [outer, n, inner / l, f(alpha)], buffers: [x.buffer, out.buffer], workgroups: grid1d((outer * inner) / l) });
+  const l = pointwiseLanes(inner);
+  run({ file: 'reduce', entry: 'sum_forward', prefix: pointwisePrefix(l), uniforms: [outer, n, inner / l, f(alpha)], buffers: [x.buffer, out.buffer], workgroups: grid1d((outer * inner) / l) });
   return out;
 }
 
 function broadcastKernel(g: Tensor, outer: number, n: number, inner: number, alpha: number, outShape: readonly number[]): Tensor {
   const out = Tensor.empty(outShape);
-  run({ file: 'reduce', entry: 'sum_backward', uniforms: [outer, n, inner, f(alpha)], buffers: [g.buffer, out.buffer], workgroups: grid1d(outer * n * inner) });
+  run({ file: 'reduce', entry: 'sum_backward', prefix: pointwisePrefix(1), uniforms: [outer, n, inner, f(alpha)], buffers: [g.buffer, out.buffer], workgroups: grid1d(outer * n * inner) });
   return out;
 }
 
@@ -57,14 +56,14 @@ export function maxAxis(x: Tensor, axis: number): Tensor {
   outShape.splice(ax, 1);
   const out = Tensor.empty(outShape);
   const arg = Tensor.empty(outShape);
-  run({ file: 'reduce', entry: 'max_forward', uniforms: [outer, n, inner, f(1)], buffers: [x.buffer, out.buffer, arg.buffer], workgroups: grid1d(outer * inner) });
+  run({ file: 'reduce', entry: 'max_forward', prefix: pointwisePrefix(1), uniforms: [outer, n, inner, f(1)], buffers: [x.buffer, out.buffer, arg.buffer], workgroups: grid1d(outer * inner) });
   if (!x.requiresGrad) {
     arg.release();
     return out;
   }
   record([x], out, (g) => {
     const gx = Tensor.empty(x.shape);
-    run({ file: 'reduce', entry: 'max_backward', uniforms: [outer, n, inner, f(1)], buffers: [g.buffer, gx.buffer, arg.buffer], workgroups: grid1d(outer * n * inner) });
+    run({ file: 'reduce', entry: 'max_backward', prefix: pointwisePrefix(1), uniforms: [outer, n, inner, f(1)], buffers: [g.buffer, gx.buffer, arg.buffer], workgroups: grid1d(outer * n * inner) });
     return [gx];
   });
   return out;
