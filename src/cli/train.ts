@@ -52,6 +52,7 @@ const RECIPE_CHOICES: Record<string, readonly string[]> = {
   multiLabelBackdrop: ['none', 'border'],
   promptTemplates: ['full', 'subset', 'simple'],
   phrasePrompts: ['none', 'also'],
+  groupNounGroundingText: ['train', 'fixed'],
   groupBalanceScope: ['image', 'batch', 'image-then-batch'],
 };
 

@@ -91,6 +91,8 @@ export interface LossOptions {
   spreadWeight?: number;
   /** Weight of groundedNounLoss (0: off); it needs prompts made per distinct noun and the batch's groundingWeights. */
   groundWeight?: number;
+  /** The grounded loss's prompts as constants: it moves the groups only (default false: both). */
+  groundFixedText?: boolean;
   /** Per image, [keys, L] shares of each patch's pixels in each key's colours (train/colour-grounding.ts). */
   groundingWeights?: readonly Float32Array[] | null;
   /**
@@ -383,7 +385,8 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, matchHeldOut) : null;
   const presence = presenceWeight > 0 ? groupPresenceLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, presenceWeight, nounHeldOut) : null;
   const spread = spreadWeight > 0 ? nounSpreadLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, spreadWeight, nounHeldOut) : null;
-  const grounded = grounding ? groundedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, groundWeight, assignment!, o.groundingWeights!) : null;
+  const groundPrompts = o.groundFixedText ? noGrad(() => prompts.view(prompts.shape)) : prompts;
+  const grounded = grounding ? groundedNounLoss(groupRows!, groups, groundPrompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, groundWeight, assignment!, o.groundingWeights!) : null;
   const nounTerms = [matched, presence, spread, grounded].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), multiLabel);
   const total = withTerms(add(contrastive, nounTerms));
   return { total, contrastive, multiLabel, balance, smoothness, contrast, matched, presence, spread, grounded };

@@ -114,6 +114,7 @@ export function stepOptionsFor(recipe: TrainRecipe, seed: number): TrainStepOpti
     groupNounSpread: recipe.groupNounSpread ?? 0,
     groupNounGrounding: recipe.groupNounGrounding ?? 0,
     groupNounGroundingStart: recipe.groupNounGroundingStart ?? 0,
+    groupNounGroundingText: recipe.groupNounGroundingText ?? 'train',
     groupNounTermsUntil: recipe.groupNounTermsUntil ?? 0,
     contrastiveTargets: recipe.contrastiveTargets ?? 'paper',
     multiLabelBackdrop: recipe.multiLabelBackdrop ?? 'none',

@@ -87,6 +87,8 @@ export interface TrainStepOptions extends AdamWOptions {
   groupNounGrounding?: number;
   /** Optimiser steps before the grounded noun loss starts (0: from the first). */
   groupNounGroundingStart?: number;
+  /** 'fixed': the grounded loss moves the groups only, the prompts' text held constant in it (default 'train'). */
+  groupNounGroundingText?: 'train' | 'fixed';
   /** Optimiser steps after which the other per-group noun terms (the per-group max of pooling 'both', the presence loss) stop (0: never). */
   groupNounTermsUntil?: number;
   /** Which group of each image the per-group multi-label loss leaves out of its max (default 'none'; model/losses.ts). */
@@ -154,7 +156,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: terms.pooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: terms.presence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding },
+        { pooling: terms.pooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: terms.presence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding, groundFixedText: this.o.groupNounGroundingText === 'fixed' },
       );
       backward(losses.total);
       this.optimizer.update(lr);
