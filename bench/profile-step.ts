@@ -3,7 +3,7 @@
 // random inputs; --preset NAME profiles that preset's own step (its loss terms and options) on a batch of its data
 // (--at S: the batch of step S, after the grouping terms have started).
 //   node dist/bench/profile-step.js [--config ../shared/fixtures/groupvit-tiny/config.json] [--batch 32] [--top 12] [--json]
-//   node dist/bench/profile-step.js --preset tiny [--at 500] [--top 40] [--config changed-model.json] [--shapes]
+//   node dist/bench/profile-step.js --preset tiny [--at 500] [--top 40] [--config changed-model.json] [--recipe JSON] [--shapes]
 // --shapes lists matmuls per shape (batch x M x K x N, op(A) op(B)), their packing per operand.
 import { readFileSync } from 'node:fs';
 import { initGpu, gpu, releaseGpu } from '../src/gpu/runtime.js';
@@ -47,6 +47,8 @@ function input(b: number, size: number, ctx: number, k: number, vocab: number): 
 const presetName = process.argv.includes('--preset') ? arg('preset', 'tiny') : null;
 const recipe = presetName ? trainPreset(presetName) : null;
 // with --preset, --config replaces the preset's model (as on `groupvit train`), to profile a changed model in its recipe
+// --recipe overrides the preset's recipe fields (as on `groupvit train`), to profile a changed recipe's step
+if (recipe && process.argv.includes('--recipe')) Object.assign(recipe, JSON.parse(arg('recipe', '{}')));
 if (recipe && process.argv.includes('--config')) recipe.config = parseConfig(JSON.parse(readFileSync(arg('config', ''), 'utf8')));
 const config = recipe ? recipe.config : parseConfig(JSON.parse(readFileSync(arg('config', '../shared/fixtures/groupvit-tiny/config.json'), 'utf8')));
 const batch = Number(arg('batch', String(recipe ? recipe.batchSize : 32)));
