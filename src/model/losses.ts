@@ -385,8 +385,8 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, matchHeldOut) : null;
   const presence = presenceWeight > 0 ? groupPresenceLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, presenceWeight, nounHeldOut) : null;
   const spread = spreadWeight > 0 ? nounSpreadLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, spreadWeight, nounHeldOut) : null;
-  const groundPrompts = o.groundFixedText ? noGrad(() => prompts.view(prompts.shape)) : prompts;
-  const grounded = grounding ? groundedNounLoss(groupRows!, groups, groundPrompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, groundWeight, assignment!, o.groundingWeights!) : null;
+  // with the text fixed, the prompt rows enter the grounded loss as constants (a view off the tape)
+  const grounded = grounding ? groundedNounLoss(groupRows!, groups, o.groundFixedText ? noGrad(() => prompts.view(prompts.shape)) : prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, groundWeight, assignment!, o.groundingWeights!) : null;
   const nounTerms = [matched, presence, spread, grounded].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), multiLabel);
   const total = withTerms(add(contrastive, nounTerms));
   return { total, contrastive, multiLabel, balance, smoothness, contrast, matched, presence, spread, grounded };

@@ -193,9 +193,9 @@ const PRESETS: Record<string, () => TrainRecipe> = {
   // about a quarter faster (1.07–1.09 s against 1.47–1.55 for this tower; README, Training, fourteenth session).
   // In the fifteenth (README, Training, fifteenth session), the grounded noun loss again on this tower, seed 1: alone
   // on the groups at weight 1 / 2 (multiLabelPooling 'image', groupPresence 0) 0.325 / 0.344, with its prompts held
-  // fixed (groupNounGroundingText 'fixed') 0.307, beside the preset's terms at weight 2 0.354, and on seeds 0 / 2 0.393 / 0.297 (mean 0.348 against 0.343); each grouped
-  // better (oracle group names up to 0.676 against 0.578), recognised later and named worse (objects' groups named
-  // right 38–41% against 45%).
+  // fixed (groupNounGroundingText 'fixed') 0.307, beside the preset's terms at weight 2 0.354, and so on seeds 0 / 2
+  // 0.393 / 0.297 (mean 0.348 against 0.343, worse on one seed); each grouped better (oracle group names up to 0.676
+  // against 0.578), recognised later and named worse (objects' groups named right 38–41% against 45%).
   // The paper's recipe: --recipe '{"multiLabelTargets":"paper","multiLabelPooling":"image","captionColourDrop":0,
   // "groupBalance":0,"groupSmoothness":0,"groupContrast":0}' and a config with "patch_embed": "linear".
   tiny: () => ({
