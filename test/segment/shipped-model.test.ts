@@ -1,9 +1,9 @@
 // The shipped model (models/shapes-tiny) through the segment pipeline on held-out scenes with known objects: the
 // end-to-end guard of weights, tokenizer, templates, the model's calibrated background rule and the zero-shot
-// pipeline together. The shipped model (the tiny preset of 2026-11-29 with the overlapping conv3 stem, 1200 steps,
-// seed 1), its group maps refined on the image's colour edges (PAMR, chosen with its background rule), segments 242 of
-// the 916 objects of 500 held-out scenes above IoU 0.5 and every object of 168 scenes (README, Training); of the first
-// 150 scenes, those it segments whole hold one kind of shape each, of every kind.
+// pipeline together. The shipped model (the tiny preset of 2026-11-29 with the overlapping conv3 stem and the grounded
+// noun loss from step 300, 1200 steps, seed 1), its group maps refined on the image's colour edges (PAMR, chosen with
+// its background rule), segments 346 of the 916 objects of 500 held-out scenes above IoU 0.5 and every object of 181
+// scenes (README, Training); of the first 150 scenes, those it segments whole hold one kind of shape each, of every kind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -32,14 +32,14 @@ test('shipped model: held-out scenes of all eight kinds of shape segment at IoU 
     const data = new ShapesDataset({ seed: 0, split: 'eval', imageSize: 64 });
     // scene: its one kind of shape (IoU when this test was written)
     const scenes: [number, (typeof SHAPES)[number]][] = [
-      [4, 'circle'], // 0.99: a green circle to the left of an orange circle (one label, two objects)
+      [4, 'circle'], // 0.98: a green circle to the left of an orange circle (one label, two objects)
       [25, 'square'], // 0.99
       [36, 'star'], // 0.99
-      [17, 'triangle'], // 0.98
+      [17, 'triangle'], // 0.97
       [73, 'ring'], // 0.99
       [53, 'moon'], // 0.98: a red moon next to an orange moon
-      [93, 'cross'], // 0.98
-      [21, 'heart'], // 0.98
+      [93, 'cross'], // 0.99
+      [21, 'heart'], // 0.99
     ];
     for (const [index, shape] of scenes) {
       const scene = data.sample(index);
@@ -53,7 +53,7 @@ test('shipped model: held-out scenes of all eight kinds of shape segment at IoU 
       const coarse = await seg.segment(scene.image, SHAPES, { refine: 'none' });
       assert.ok(iou(scene.mask, coarse.mask, label) < score, `scene ${index}: refined ${score.toFixed(3)}, not ${iou(scene.mask, coarse.mask, label).toFixed(3)}`);
     }
-    assert.deepEqual(seg.backgroundFor(SHAPES.length), { bgThresh: 0.25, bgBorder: 0.25 }, "the model's calibrated background rule is in use");
+    assert.deepEqual(seg.backgroundFor(SHAPES.length), { bgThresh: 0.1, bgBorder: 0.25 }, "the model's calibrated background rule is in use");
     assert.equal(seg.refineDefault, 'pamr', 'with the refinement it was calibrated with');
   } finally {
     seg.release();

@@ -298,7 +298,7 @@ test('matched noun loss: a short run logs it, and its loss falls; it refuses the
   for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - x.matched - (x.presence ?? 0)) < 1e-4 * x.loss, JSON.stringify(x));
   const other = mkdtempSync(join(tmpdir(), 'gv-match-paper-'));
   await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupNounMatching: 1 } })), /groupNounMatching needs multiLabelTargets "unique"/);
-  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', contrastiveTargets: 'shared', groupPresence: 0 } })), /contrastiveTargets "shared" needs multiLabelTargets "unique"/);
+  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', contrastiveTargets: 'shared', groupPresence: 0, groupNounGrounding: 0 } })), /contrastiveTargets "shared" needs multiLabelTargets "unique"/);
 });
 
 test('same-nouns contrastive targets: the same first step but for the image–caption term', async () => {
