@@ -13,6 +13,7 @@ import { TrainStep, type StepInput } from '../src/train/step.js';
 import { trainPreset } from '../src/train/presets.js';
 import { shapesSourceSpec, stepOptionsFor } from '../src/train/run.js';
 import { makeSource } from '../src/train/source-spec.js';
+import { parseRecipe } from '../src/cli/train.js';
 
 const FAMILIES: [string, RegExp][] = [
   ['matmul', /^matmul:/],
@@ -48,7 +49,7 @@ const presetName = process.argv.includes('--preset') ? arg('preset', 'tiny') : n
 const recipe = presetName ? trainPreset(presetName) : null;
 // with --preset, --config replaces the preset's model (as on `groupvit train`), to profile a changed model in its recipe
 // --recipe overrides the preset's recipe fields (as on `groupvit train`), to profile a changed recipe's step
-if (recipe && process.argv.includes('--recipe')) Object.assign(recipe, JSON.parse(arg('recipe', '{}')));
+if (recipe && process.argv.includes('--recipe')) Object.assign(recipe, parseRecipe(arg('recipe', '{}')));
 if (recipe && process.argv.includes('--config')) recipe.config = parseConfig(JSON.parse(readFileSync(arg('config', ''), 'utf8')));
 const config = recipe ? recipe.config : parseConfig(JSON.parse(readFileSync(arg('config', '../shared/fixtures/groupvit-tiny/config.json'), 'utf8')));
 const batch = Number(arg('batch', String(recipe ? recipe.batchSize : 32)));

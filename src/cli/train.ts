@@ -13,7 +13,8 @@ function intOpt(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-function parseRecipe(json: string | undefined): Partial<TrainRecipe> | undefined {
+/** `--recipe`'s JSON, checked field by field against the tiny preset's (unknown fields, words, types, signs). */
+export function parseRecipe(json: string | undefined): Partial<TrainRecipe> | undefined {
   if (json === undefined) return undefined;
   let v: unknown;
   try {

@@ -151,17 +151,25 @@ function smallPresetConfig(imageSize: number, groups: [number, number]) {
   });
 }
 
-test('a training step on the generated world with the grounded noun loss reports it, finite (above 0 where groups hold nouns), and the batch carries its phrases', async () => {
+/**
+ * A small model on the tiny preset's world (64×64 scenes, an 8×8 grid, 8 then 4 groups) and a batch of 6 scenes. Its
+ * grouping q/k start 30× the paper's init: at the paper's, every patch is a quarter in each group and no group overlaps
+ * a noun's pixels enough to be grounded.
+ */
+async function groundableSetup() {
   const config = smallPresetConfig(64, [8, 4]);
   const tok = loadTokenizer('/nonexistent', config);
-  const source = new ShapesBatches(4, 6, 64, tok, { k: 2, templates: 'simple', withModifiers: false, sharedTargets: true, uniquePrompts: true, captionColourDrop: 1 });
-  const input = source.batch(0);
+  const input = new ShapesBatches(4, 6, 64, tok, { k: 2, templates: 'simple', withModifiers: false, sharedTargets: true, uniquePrompts: true, captionColourDrop: 1 }).batch(0);
+  const model = new GroupViTModel(config, 4);
+  for (const stage of model.vision_model.encoder.stages) await stage.downsample?.assign.scaleInit(30);
+  return { input, model };
+}
+
+test('a training step on the generated world with the grounded noun loss reports it, finite (above 0 where groups hold nouns), and the batch carries its phrases', async () => {
+  const { input, model } = await groundableSetup();
   assert.equal(input.imagePhrases?.length, 6);
   // the captions lost their colours; the phrases keep them
   assert.ok(input.imagePhrases!.every((ps) => ps.some((p) => colourWordsIn(p.phrase).length > 0)));
-  const model = new GroupViTModel(config, 4);
-  // sharp enough groups at init for some of them to hold a noun's pixels (the next test)
-  for (const stage of model.vision_model.encoder.stages) await stage.downsample?.assign.scaleInit(30);
   const step = new TrainStep(model, { seed: 2, weightDecay: 0, maxNorm: 5, multiLabel: true, multiLabelPooling: 'both', groupBalance: 1, groupNounGrounding: 1 });
   const rs = [];
   for (let s = 0; s < 3; s++) rs.push(await step.run(input, 2e-3));
@@ -176,13 +184,8 @@ test('a training step on the generated world with the grounded noun loss reports
 });
 
 test('grounded noun loss with the text held fixed: same losses and image-tower gradients, text gradients as without it', async () => {
-  const config = smallPresetConfig(64, [8, 4]);
-  const tok = loadTokenizer('/nonexistent', config);
-  const input = new ShapesBatches(4, 6, 64, tok, { k: 2, templates: 'simple', withModifiers: false, sharedTargets: true, uniquePrompts: true, captionColourDrop: 1 }).batch(0);
-  const model = new GroupViTModel(config, 4);
+  const { input, model } = await groundableSetup();
   model.train();
-  // at the paper's init every patch is a quarter in each group, no group overlaps a noun's pixels enough to be grounded
-  for (const stage of model.vision_model.encoder.stages) await stage.downsample?.assign.scaleInit(30);
   const scale = Tensor.fromArray([2.5], []);
   scale.requiresGrad = true;
   const weights = groundingWeights(input.pixels, input.shape, 8, 8, input.imageKeys!, input.imagePhrases!);
