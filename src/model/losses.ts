@@ -85,6 +85,8 @@ export interface LossOptions {
   matchWeight?: number;
   /** Which group of each image the matching holds out as its backdrop: none, or the one holding most border patches. */
   matchBackdrop?: MatchBackdrop;
+  /** Weight of the multi-label loss against the image–caption loss (default 1, the paper's). */
+  multiLabelWeight?: number;
   /** Weight of groupPresenceLoss (0: off); it needs prompts made per distinct noun (TrainBatch.imageKeys). */
   presenceWeight?: number;
   /** Weight of nounSpreadLoss (0: off); it needs prompts made per distinct noun, and holds out the backdrop as the presence loss does. */
@@ -380,7 +382,9 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const nounHeldOut = o.multiLabelBackdrop === 'border' ? heldOut : null;
   const perGroupLoss = () => softCrossEntropy2d(promptLogits(groupRows!, groups, prompts, multiLabelScale!, nounHeldOut), rowT, colT);
   const pooledLoss = () => softCrossEntropy2d(promptLogits(image, 1, prompts, multiLabelScale!), rowT, colT);
-  const multiLabel = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
+  const unweighted = pooling === 'image' ? pooledLoss() : pooling === 'groups' ? perGroupLoss() : add(pooledLoss(), perGroupLoss());
+  const multiLabelWeight = o.multiLabelWeight ?? 1;
+  const multiLabel = multiLabelWeight === 1 ? unweighted : scale(unweighted, multiLabelWeight);
   const matchHeldOut = o.matchBackdrop === 'border' ? heldOut : null;
   const matched = matchWeight > 0 ? await matchedNounLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, matchWeight, matchHeldOut) : null;
   const presence = presenceWeight > 0 ? groupPresenceLoss(groupRows!, groups, prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, presenceWeight, nounHeldOut) : null;

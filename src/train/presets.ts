@@ -18,6 +18,11 @@ export interface TrainRecipe {
   dropPath: number;
   /** Prompts per caption for the multi-label loss (0: contrastive loss only). */
   promptsPerImage: number;
+  /**
+   * Weight of the multi-label loss (pooled, and with multiLabelPooling 'groups' or 'both' per group) against the
+   * image–caption loss: 1 in the paper, whose two losses are summed.
+   */
+  multiLabelWeight: number;
   /** Prompt templates: 'full' (the paper's 80) or 'simple'. */
   promptTemplates: 'full' | 'subset' | 'simple';
   /** Put colour words in prompts ("a photo of a red star."): a deviation from the paper, see TRAINING-NOTES. */
@@ -218,7 +223,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 64, steps: 1200, lr: 2e-3, warmupSteps: 40, warmupLr: 1e-5, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'unique', contrastiveTargets: 'paper', multiLabelPooling: 'both', multiLabelBackdrop: 'border', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 1, groupNounSpread: 0, groupNounGrounding: 2, groupNounGroundingStart: 300, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
+    dropPath: 0, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'unique', contrastiveTargets: 'paper', multiLabelPooling: 'both', multiLabelBackdrop: 'border', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 1, groupNounSpread: 0, groupNounGrounding: 2, groupNounGroundingStart: 300, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
     checkpointEvery: 100, evalEvery: 0,
   }),
   // A step up for a real GPU: 128×128 scenes, the paper's group counts, ViT-Ti-like width.
@@ -237,14 +242,14 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 256, steps: 5000, lr: 1.6e-3 * (256 / 4096), warmupSteps: 300, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, groupNounGrounding: 0, groupNounGroundingStart: 0, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
+    dropPath: 0.1, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, groupNounGrounding: 0, groupNounGroundingStart: 0, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
     checkpointEvery: 500, evalEvery: 1000,
   }),
   // The paper's architecture and recipe (GROUPVIT.md §1.1, §1.6), learning rate scaled linearly with the batch.
   'gcc-yfcc': () => ({
     config: parseConfig({ projection_dim: 256, projection_intermediate_dim: 4096, text_config: PAPER_TEXT, vision_config: {} }),
     batchSize: 4096, steps: 30 * 7000, lr: 1.6e-3, warmupSteps: 2 * 7000, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, groupNounGrounding: 0, groupNounGroundingStart: 0, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
+    dropPath: 0.1, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, groupNounGrounding: 0, groupNounGroundingStart: 0, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
     checkpointEvery: 1000, evalEvery: 0,
   }),
 };

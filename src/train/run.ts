@@ -102,6 +102,7 @@ export function stepOptionsFor(recipe: TrainRecipe, seed: number): TrainStepOpti
   return {
     seed, weightDecay: recipe.weightDecay, maxNorm: recipe.maxNorm, dropPath: recipe.dropPath,
     hard: recipe.hardAssignment, gumbel: recipe.gumbel, multiLabel: recipe.promptsPerImage > 0, multiLabelPooling: recipe.multiLabelPooling ?? 'image',
+    multiLabelWeight: recipe.multiLabelWeight ?? 1,
     groupBalance: recipe.groupBalance ?? 0,
     groupBalanceScope: recipe.groupBalanceScope ?? 'image',
     groupSmoothness: recipe.groupSmoothness ?? 0,

@@ -60,6 +60,8 @@ export interface TrainStepOptions extends AdamWOptions {
   multiLabel?: boolean;
   /** What the multi-label loss compares with the prompts (default 'image', the paper's). */
   multiLabelPooling?: MultiLabelPooling;
+  /** Weight of the multi-label loss against the image–caption loss (default 1, the paper's). */
+  multiLabelWeight?: number;
   /** Weight of the assignment term that keeps groups apart (0: off, the paper). */
   groupBalance?: number;
   groupBalanceScope?: BalanceScope;
@@ -156,7 +158,7 @@ export class TrainStep {
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: terms.pooling, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: terms.presence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding, groundFixedText: this.o.groupNounGroundingText === 'fixed' },
+        { pooling: terms.pooling, multiLabelWeight: this.o.multiLabelWeight, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: terms.presence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding, groundFixedText: this.o.groupNounGroundingText === 'fixed' },
       );
       backward(losses.total);
       this.optimizer.update(lr);

@@ -160,3 +160,32 @@ test('per-group noun terms by step: the grounded loss from its start, the other 
   assert.deepEqual(nounTermsAt({ ...o, groupNounGroundingStart: 0, groupNounTermsUntil: 0 }, 5000), { ground: 2, pooling: 'both', presence: 1 });
   assert.deepEqual(nounTermsAt({}, 10), { ground: 0, pooling: undefined, presence: 0 });
 });
+
+test('multi-label weight: the multi-label term and its logit scale\'s gradient scale with it, the image–caption term does not', async () => {
+  const model = new GroupViTModel(tinyConfig(), 5);
+  model.train();
+  const input = makeInput(5, 2, 11);
+  const grouping = { hard: false, gumbel: false };
+  const at = async (w: number) => {
+    const mls = param(Tensor.fromArray([2.0], []));
+    const out = await tidyAsync(async () => {
+      const batch: TrainBatch = { pixels: Tensor.fromArray(input.pixels, input.shape), captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: 2, batch: 5 };
+      const l = await groupvitLosses(model, mls, batch, grouping, { multiLabelWeight: w });
+      const values = await Promise.all([l.total.item(), l.contrastive.item(), l.multiLabel!.item()]);
+      backward(l.total);
+      return values;
+    });
+    const grad = (await mls.grad!.toArray())[0];
+    mls.release();
+    return { total: out[0], contrastive: out[1], multiLabel: out[2], grad };
+  };
+  const one = await at(1);
+  const w = await at(2.5);
+  assert.ok(one.multiLabel > 0.1, `a multi-label loss to weigh (${one.multiLabel})`);
+  assert.ok(Math.abs(one.grad) > 1e-6, `the multi-label scale has a gradient (${one.grad})`);
+  assert.ok(Math.abs(w.contrastive - one.contrastive) <= 1e-6 * Math.abs(one.contrastive), `contrastive ${w.contrastive} against ${one.contrastive}`);
+  assert.ok(Math.abs(w.multiLabel - 2.5 * one.multiLabel) <= 1e-5 * one.multiLabel, `multi-label ${w.multiLabel} against 2.5 × ${one.multiLabel}`);
+  assert.ok(Math.abs(w.total - (w.contrastive + w.multiLabel)) <= 1e-5 * w.total, `total ${w.total}`);
+  assert.ok(Math.abs(w.grad - 2.5 * one.grad) <= 1e-4 * Math.abs(one.grad), `scale gradient ${w.grad} against 2.5 × ${one.grad}`);
+  model.release();
+});
