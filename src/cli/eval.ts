@@ -32,7 +32,9 @@ function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixe
   if (d) {
     const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
     process.stdout.write(
-      `diagnostics\n  image-level top class present   ${pct(d.imageTop1)}\n  groups used per image           ${d.groupsPerImage.toFixed(2)}\n` +
+      `diagnostics\n  image-level top class present   ${pct(d.imageTop1)}\n` +
+        (d.imageClassRecallByObjects?.length ? `  ... scene's n classes in top n  ${d.imageClassRecallByObjects.map(([n, v], i) => `${i + 1}: ${pct(v)} (${n} scenes)`).join(', ')}\n` : '') +
+        `  groups used per image           ${d.groupsPerImage.toFixed(2)}\n` +
         `  group purity                    ${pct(d.groupPurity)}\n  mIoU with oracle background     ${(d.oracleBackgroundMIoU * 100).toFixed(1)}\n` +
         `  mIoU with oracle group names    ${(d.oracleNamingMIoU * 100).toFixed(1)}\n` +
         `  object's share of its group     ${pct(d.objectGroupShare)}\n  object's group named as it      ${pct(d.objectGroupNamed)}\n` +

@@ -4,6 +4,13 @@ import { IoUMeter } from './iou.js';
 export interface GroupDiagnostics {
   /** Share of images whose image-level top class (the pooled embedding's) is one of the objects in it. */
   imageTop1: number;
+  /**
+   * By how many objects (classes) the scene holds: [scenes with n objects, share of their classes among the pooled
+   * embedding's top n] per n from 1, where the caller gave the image-level scores. Whether the image is recognised as
+   * a whole: far below 1 for n above 1, the tower names one shape of a scene and not the others, which no naming of
+   * the groups can make up for (README, Training, sixteenth session).
+   */
+  imageClassRecallByObjects?: [number, number][];
   /** Final groups that own at least one pixel, per image (of num_output_groups). */
   groupsPerImage: number;
   /** Share of pixels whose group's majority ground-truth label is their own (1: groups never straddle labels). */
@@ -113,6 +120,7 @@ export class GroupStats {
   private backgroundImages = 0;
   private backgroundNamed = 0;
   private byObjects: { objects: number; named: number }[] = [];
+  private recall: { scenes: number; hits: number }[] = [];
   private confusion: number[][];
 
   constructor(readonly numClasses: number) {
@@ -123,9 +131,10 @@ export class GroupStats {
 
   /**
    * groupIndex: the final group of each pixel; groupClass: each group's best class k (no background rule);
-   * mask: truth (0 = background, k + 1 = class k); imageTopClass: the image-level top class k.
+   * mask: truth (0 = background, k + 1 = class k); imageTopClass: the image-level top class k; imageClassScores: the
+   * image-level score of every class k, when the recall of the scene's classes is wanted.
    */
-  add(groupIndex: Int32Array, groupClass: Int32Array, mask: ArrayLike<number>, imageTopClass: number): void {
+  add(groupIndex: Int32Array, groupClass: Int32Array, mask: ArrayLike<number>, imageTopClass: number, imageClassScores?: ArrayLike<number>): void {
     this.images++;
     let present = false;
     for (let q = 0; q < mask.length; q++) if (mask[q] === imageTopClass + 1) present = true;
@@ -158,6 +167,13 @@ export class GroupStats {
     }
     const n = best.size;
     for (let i = this.byObjects.length; i < n; i++) this.byObjects.push({ objects: 0, named: 0 });
+    if (imageClassScores && n > 0) {
+      // the n best classes, the smaller index first among equal scores
+      const order = Array.from({ length: imageClassScores.length }, (_, k) => k).sort((a, b) => imageClassScores[b] - imageClassScores[a] || a - b);
+      for (let i = this.recall.length; i < n; i++) this.recall.push({ scenes: 0, hits: 0 });
+      this.recall[n - 1].scenes++;
+      this.recall[n - 1].hits += order.slice(0, n).filter((k) => best.has(k + 1)).length;
+    }
     for (const [label, { group, pixels }] of best) {
       let total = 0;
       for (const v of perGroup.get(group)!.values()) total += v;
@@ -200,6 +216,7 @@ export class GroupStats {
       objectGroupNamedAbsent: this.objectNamedAbsent / Math.max(this.objects, 1),
       objectGroupNamedImageTop: this.objectNamedImageTop / Math.max(this.objects, 1),
       objectGroupNamedByObjects: this.byObjects.map((b, i) => [b.objects / (i + 1), b.named / Math.max(b.objects, 1)]),
+      ...(this.recall.length ? { imageClassRecallByObjects: this.recall.map((r, i): [number, number] => [r.scenes, r.hits / Math.max(r.scenes * (i + 1), 1)]) } : {}),
       namingConfusion: this.confusion.map((row) => [...row]),
       backgroundGroupNamed: this.backgroundNamed / Math.max(this.backgroundImages, 1),
     };

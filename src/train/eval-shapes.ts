@@ -70,7 +70,7 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
     samples.forEach((s, i) => {
       meter.add(seg.pred[i], s.mask);
       hits.add(seg.pred[i], s.mask);
-      stats.add(seg.groupIndex[i], seg.groupClass[i], s.mask, seg.imageTopClass[i]);
+      stats.add(seg.groupIndex[i], seg.groupClass[i], s.mask, seg.imageTopClass[i], seg.imageClassProbs[i]);
     });
     o.onProgress?.(start + samples.length);
   }

@@ -25,6 +25,8 @@ export interface SegmentedBatch {
   groupClass: Int32Array[];
   /** The class k the pooled image embedding scores highest. */
   imageTopClass: number[];
+  /** The pooled image embedding's probability of every class k. */
+  imageClassProbs: Float64Array[];
   /** Per grouping stage: Σ over the batch's tokens of the log-ratio of their two best soft assignments, and the count. */
   margins: { sum: number; count: number }[];
   /** Each image's [C, H, W] scores (zeroShotSegment's logits), when asked for. */
@@ -104,7 +106,7 @@ export async function segmentBatch(model: GroupViTModel, images: RgbImage[], cla
   const g = e.groups.length / e.embeds.length;
   const refined = refine === 'pamr' ? await refinedGroupMaps(e, images) : null;
   const margins = e.softs.map((s, k) => assignmentMarginSum(s, e.size, e.shapes[k][0], e.shapes[k][1]));
-  const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], margins, logits: keepLogits ? [] : undefined };
+  const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], imageClassProbs: [], margins, logits: keepLogits ? [] : undefined };
   for (let i = 0; i < e.size; i++) {
     const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh, bgBorder, refined?.[i] ?? null);
     out.logits?.push(seg.logits);
@@ -112,6 +114,7 @@ export async function segmentBatch(model: GroupViTModel, images: RgbImage[], cla
     out.groupIndex.push(seg.groupIndex);
     out.groupClass.push(argmaxRows(seg.affinity, g, numClasses));
     out.imageTopClass.push(argmaxRows(seg.imageClassProbs, 1, numClasses)[0]);
+    out.imageClassProbs.push(Float64Array.from(seg.imageClassProbs));
   }
   return out;
 }

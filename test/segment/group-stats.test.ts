@@ -92,3 +92,26 @@ test('GroupStats: naming by the number of objects in the scene, and the naming c
     [1, 0, 0],
   ]);
 });
+
+test('GroupStats: the share of a scene\'s classes among the image-level top n, by the number n of classes in the scene', () => {
+  const s = new GroupStats(4);
+  const groups = Int32Array.from([0, 0, 0, 0]);
+  const names = Int32Array.from([0]);
+  // one class (label 2 = class 1), ranked first: 1 of 1
+  s.add(groups, names, [0, 2, 2, 0], 1, [0.1, 0.6, 0.2, 0.1]);
+  // one class (label 3 = class 2), ranked second: 0 of 1
+  s.add(groups, names, [3, 3, 0, 0], 0, [0.5, 0.1, 0.3, 0.1]);
+  // two classes (labels 1 and 3 = classes 0 and 2): top 2 are classes 0 and 1, so 1 of 2
+  s.add(groups, names, [1, 3, 0, 0], 0, [0.4, 0.3, 0.2, 0.1]);
+  // two classes (classes 1 and 2) with classes 1 and 2 tied behind class 3 ... top 2 are 3 and 1 (the smaller index of equals): 1 of 2
+  s.add(groups, names, [2, 3, 0, 0], 3, [0.1, 0.25, 0.25, 0.4]);
+  // two classes, both on top: 2 of 2
+  s.add(groups, names, [2, 1, 0, 0], 1, [0.3, 0.5, 0.1, 0.1]);
+  // no scores given: the scene is left out of the recall
+  s.add(groups, names, [2, 1, 0, 0], 1);
+  const r = s.report();
+  assert.deepEqual(r.imageClassRecallByObjects, [[2, 1 / 2], [3, 4 / 6]]);
+  const none = new GroupStats(4);
+  none.add(groups, names, [2, 1, 0, 0], 1);
+  assert.equal(none.report().imageClassRecallByObjects, undefined);
+});

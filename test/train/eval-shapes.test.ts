@@ -29,6 +29,10 @@ test('eval diagnostics: per-stage assignment margins match a host recomputation 
   const count = 6;
   const rep = await evaluateShapes(model, tok, { seed: 5, count, imageSize: 64, batch: 4 });
   const margins = rep.diagnostics.assignMargins!;
+  // every scene holds 1-3 objects, and each counts once in the image-level recall by its number of objects
+  const recall = rep.diagnostics.imageClassRecallByObjects!;
+  assert.equal(recall.reduce((acc, [n]) => acc + n, 0), count);
+  assert.ok(recall.length <= 3 && recall.every(([, v]) => v >= 0 && v <= 1), JSON.stringify(recall));
   assert.equal(margins.length, 2, 'two grouping stages');
   const data = new ShapesDataset({ seed: 5, split: 'eval', imageSize: 64 });
   const images = Array.from({ length: count }, (_, i) => data.sample(i).image);
