@@ -114,7 +114,7 @@ export async function segmentBatch(model: GroupViTModel, images: RgbImage[], cla
     out.groupIndex.push(seg.groupIndex);
     out.groupClass.push(argmaxRows(seg.affinity, g, numClasses));
     out.imageTopClass.push(argmaxRows(seg.imageClassProbs, 1, numClasses)[0]);
-    out.imageClassProbs.push(Float64Array.from(seg.imageClassProbs));
+    out.imageClassProbs.push(seg.imageClassProbs);
   }
   return out;
 }
