@@ -207,7 +207,8 @@ const PRESETS: Record<string, () => TrainRecipe> = {
   // 2 in the sixteenth: 0.389 / 0.403 against 0.352 / 0.331 (mean over seeds 0 / 1 / 2 0.406 against 0.343).
   // Tried against it in the sixteenth and not adopted (README, Training, sixteenth session): multiLabelWeight 2 over
   // three seeds, 0.406 / 0.440 / 0.322 against 0.389 / 0.426 / 0.403 (better recognition on every seed; seed 2's
-  // calibrated rule leaves backdrop pixels named as shapes); depths [3, 1, 1], seed 1: 0.409, a quarter slower.
+  // calibrated rule leaves backdrop pixels named as shapes); depths [3, 1, 1], seed 1: 0.409, a quarter slower; on
+  // seed 1 the grounding at weight 3 (0.416) and from step 200 (0.398).
   // The paper's recipe: --recipe '{"multiLabelTargets":"paper","multiLabelPooling":"image","captionColourDrop":0,
   // "groupBalance":0,"groupSmoothness":0,"groupContrast":0}' and a config with "patch_embed": "linear".
   tiny: () => ({
