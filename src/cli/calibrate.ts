@@ -3,7 +3,8 @@ import type { Refine } from '../segment/pamr.js';
 import cliProgress from 'cli-progress';
 import type { AdapterOptions } from '../gpu/adapter.js';
 import { UserError } from '../util/errors.js';
-import { backgroundGrid, calibrateShapes, describeRule, writeCalibration, writeVocCalibration } from '../train/calibrate.js';
+import { backgroundGrid, bestThreshold, calibrateShapes, describeRule, writeCalibration, writeVocCalibration, type CalibrationReport } from '../train/calibrate.js';
+import type { Augment } from '../segment/dihedral.js';
 import type { BackgroundRule } from '../segment/zero-shot.js';
 import { Segmenter } from '../segment/pipeline.js';
 import { calibrateVoc, vocIds } from '../segment/voc-eval.js';
@@ -24,7 +25,13 @@ export async function calibrateCommand(opts: CalibrateOptions): Promise<void> {
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'calibrate |{bar}| {value}/{total} scenes', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(count!, 0);
-    const r = await calibrateShapes(model, tok, { seed, count: count!, imageSize: config.vision_config.image_size, onProgress: (n) => bar.update(n) });
+    const r = await calibrateShapes(model, tok, {
+      seed, count: count!, imageSize: config.vision_config.image_size,
+      onProgress: (n, total) => {
+        bar.setTotal(total);
+        bar.update(n);
+      },
+    });
     bar.stop();
     if (!opts.dryRun) writeCalibration(opts.weights!, r);
     if (opts.json) {
@@ -33,6 +40,7 @@ export async function calibrateCommand(opts: CalibrateOptions): Promise<void> {
     }
     process.stdout.write(
       `background rule on ${count} tuning scenes (eval split, seed ${seed}), all 8 class names: mIoU % by threshold and border rule${r.refine === 'none' && r.tried.every((t) => t.refine === 'none') ? '' : ', with and without refined group maps'}\n${ruleTable(r.tried, r)}\n` +
+        augmentLines(r) +
         `shorter lists (the scene's shapes, then distractors), thresholds under that border rule: ${r.byClassCount.map((b) => `${b.classes} names ${b.bgThresh} (mIoU ${(b.mIoU * 100).toFixed(1)})`).join(', ')}\n` +
         written(opts, r),
     );
@@ -89,9 +97,21 @@ function ruleTable(tried: (BackgroundRule & { refine?: Refine; mIoU: number })[]
   return [head, ...rows].join('\n');
 }
 
-function written(opts: CalibrateOptions, rule: BackgroundRule & { refine: Refine }): string {
-  const what = `${describeRule(rule)}, group maps refined: ${rule.refine}`;
+/** The test-time views tried under the rule chosen for the image alone: each one's best threshold. */
+function augmentLines(r: CalibrationReport): string {
+  const kinds = [...new Set(r.augmentTried.map((t) => t.augment))];
+  return kinds
+    .map((a) => {
+      const rows = r.augmentTried.filter((t) => t.augment === a);
+      const best = bestThreshold(rows);
+      return `test-time views ${a}, scores averaged before the threshold (same border rule and refinement): best threshold ${best.bgThresh}, mIoU ${(best.mIoU * 100).toFixed(1)}${r.augment === a ? ' (chosen)' : ''}\n`;
+    })
+    .join('');
+}
+
+function written(opts: CalibrateOptions, rule: BackgroundRule & { refine: Refine; augment?: Augment }): string {
+  const what = `${describeRule(rule)}, group maps refined: ${rule.refine}${rule.augment && rule.augment !== 'none' ? `, test-time views: ${rule.augment}` : ''}`;
   return opts.dryRun
     ? `best: ${what}; not written (--dry-run)\n`
-    : `written to ${join(opts.weights!, 'config.json')} (${what}): eval and segment use it unless --bg-thresh, --bg-border or --refine is given\n`;
+    : `written to ${join(opts.weights!, 'config.json')} (${what}): eval and segment use it unless --bg-thresh, --bg-border, --refine or --augment is given\n`;
 }

@@ -7,10 +7,11 @@ import type { GroupDiagnostics } from '../segment/group-stats.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_BG_THRESH, Segmenter } from '../segment/pipeline.js';
 import { evaluateVoc } from '../segment/voc-eval.js';
-import { bgThreshForCount, calibratedRefine, calibratedRule, describeRule, parseBorderShare } from '../train/calibrate.js';
+import { bgThreshForCount, calibratedAugment, calibratedRefine, calibratedRule, describeRule, parseBorderShare } from '../train/calibrate.js';
 import type { BackgroundRule } from '../segment/zero-shot.js';
 import { withTrainedModel } from './trained-model.js';
-import { parseAugment, symmetries } from '../segment/dihedral.js';
+import { parseAugment } from '../segment/dihedral.js';
+import { testViews } from '../segment/views.js';
 
 type EvalOptions = AdapterOptions & {
   weights?: string; data?: string; count?: string; seed?: string; bgThresh?: string; bgBorder?: string; json?: boolean;
@@ -67,7 +68,7 @@ async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null |
       classes, split: opts.split, count: opts.count === undefined ? undefined : Number(opts.count), protocol: opts.protocol,
       bgThresh: opts.bgThresh === undefined ? undefined : Number(opts.bgThresh),
       bgBorder,
-      augment: parseAugment(opts.augment),
+      augment: opts.augment === undefined ? undefined : parseAugment(opts.augment),
       refine: parseRefine(opts.refine),
       onProgress: (n, total) => {
         if (!started) bar.start(total, 0);
@@ -79,7 +80,7 @@ async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null |
     const calibrated = opts.bgThresh === undefined && bgBorder === undefined && bgThreshForCount(seg.calibration, rep.classes.length - 1) !== undefined;
     const own = seg.backgroundFor(rep.classes.length - 1);
     const rule: BackgroundRule = { bgThresh: opts.bgThresh !== undefined ? Number(opts.bgThresh) : own.bgThresh, bgBorder: bgBorder === undefined ? own.bgBorder : bgBorder };
-    printReport({ ...rep, ...rule, augment: opts.augment ?? 'none', refine: parseRefine(opts.refine) ?? seg.refineDefault }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, ...rule, augment: opts.augment ?? seg.augmentDefault, refine: parseRefine(opts.refine) ?? seg.refineDefault }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
   } finally {
     seg.model.release();
   }
@@ -97,7 +98,8 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   const bgThresh = opts.bgThresh !== undefined ? Number(opts.bgThresh) : calibrated?.bgThresh ?? DEFAULT_BG_THRESH;
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`--bg-thresh must lie between 0 and 1 (got '${opts.bgThresh}').`);
   const border = bgBorder !== undefined ? bgBorder : calibrated?.bgBorder ?? null;
-  const augment = parseAugment(opts.augment);
+  // an explicit --augment, else the views the model's rule was calibrated with
+  const augment = opts.augment !== undefined ? parseAugment(opts.augment) : calibratedAugment(join(opts.weights, 'config.json'));
   // an explicit --refine, else the refinement the model's rule was calibrated with
   const refine = parseRefine(opts.refine) ?? calibratedRefine(join(opts.weights, 'config.json'));
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
@@ -108,6 +110,6 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
     });
     bar.stop();
     const own = opts.bgThresh === undefined && bgBorder === undefined && calibrated !== undefined;
-    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine }, augment === 'none' ? 'held-out scenes' : `held-out scenes, ${symmetries(augment).length} views each`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine }, augment === 'none' ? 'held-out scenes' : `held-out scenes, ${testViews(augment, config.vision_config.patch_size).length} views each (${augment})`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
   });
 }

@@ -99,7 +99,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'world seed of the evaluation split', '0')
     .option('--bg-thresh <t>', "background threshold (default: the model's calibrated one for as many class names, else 0.95)")
     .option('--bg-border <share|none>', "border rule: groups holding this share of the image's border pixels (and the one holding most) are background; none: the threshold alone (default: the model's calibrated rule, else none)")
-    .option('--augment <none|flip|dihedral>', 'test-time augmentation of the generated scenes: average the scores of the image and its mirror image (flip), or of all 8 mirrored and rotated views (dihedral: for scenes without an up, like the generated shapes world); 2 or 8 times the work', 'none')
+    .option('--augment <views>', "test-time views, their scores averaged before the background threshold: none, flip (the image and its mirror image), dihedral (all 8 mirrored and rotated views: for scenes without an up, like the generated shapes world), flip+shift or dihedral+shift (each view again moved by half a patch: 4 or 16 views); default: the views the model's rule was calibrated with, else none")
     .option('--refine <none|pamr>', "move the group maps onto the image's colour edges before each pixel takes its group: pamr (pixel-adaptive mask refinement, Araslanov & Roth 2020) or none, the paper's bilinear upsampling alone (default: what the model's rule was calibrated with, else none)")
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => evalCommand(opts));
@@ -130,7 +130,7 @@ export function buildProgram(): Command {
     .option('--mode <m>', 'whole (one pass over the resized image) or slide (averaged sliding windows)')
     .option('--size <px>', 'short side of the resized image, and the window size when sliding')
     .option('--stride <px>', 'sliding-window stride (default: half the size)')
-    .option('--augment <none|flip|dihedral>', 'test-time augmentation: average the scores of the image and its mirror image (flip), or of all 8 mirrored and rotated views (dihedral: for scenes without an up, like the generated shapes world); 2 or 8 times the work', 'none')
+    .option('--augment <views>', "test-time views, their scores averaged before the background threshold: none, flip (the image and its mirror image), dihedral (all 8 mirrored and rotated views: for scenes without an up, like the generated shapes world), flip+shift or dihedral+shift (each view again moved by half a patch: 4 or 16 views); default: the views the model's rule was calibrated with, else none")
     .option('--refine <none|pamr>', "move the group maps onto the image's colour edges before each pixel takes its group: pamr (pixel-adaptive mask refinement, Araslanov & Roth 2020) or none, the paper's bilinear upsampling alone (default: what the model's rule was calibrated with, else none)")
     .option('--config <file>', 'config.json for weights that have none beside them (an NVlabs .pth)')
     .option('--preset <name>', 'built-in config for such weights: gcc-yfcc (default) or gcc-redcap')

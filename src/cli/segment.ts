@@ -14,7 +14,8 @@ import { writeOutputs, type OutputPaths } from '../segment/render.js';
 import { UserError } from '../util/errors.js';
 import { resolveConfig } from '../model/source.js';
 import { describeRule, parseBorderShare } from '../train/calibrate.js';
-import { parseAugment, symmetries, type Augment } from '../segment/dihedral.js';
+import { parseAugment, type Augment } from '../segment/dihedral.js';
+import { testViews } from '../segment/views.js';
 
 export interface SegmentCommandOptions extends AdapterOptions {
   classes: string;
@@ -27,7 +28,7 @@ export interface SegmentCommandOptions extends AdapterOptions {
   size?: string | number;
   stride?: string | number;
   protocol?: string;
-  /** Test-time augmentation: none, flip or dihedral (segment/dihedral.ts). */
+  /** Test-time views (segment/views.ts): none, flip, dihedral, flip+shift or dihedral+shift; default the model's calibrated ones. */
   augment?: string;
   /** Group maps onto the image's colour edges: none or pamr (segment/pamr.ts). */
   refine?: string;
@@ -113,7 +114,7 @@ export async function segmentCommand(
   if (!images.length) throw new UserError('Name at least one image to segment.');
   const classes = parseClasses(opts.classes ?? '');
   const templates = parseTemplates(opts.template, DEFAULT_TEMPLATES);
-  const augment = parseAugment(opts.augment);
+  const augmentOpt = opts.augment === undefined ? undefined : parseAugment(opts.augment);
   const segOpts: SegmentOptions = {
     protocol: choice(opts.protocol, '--protocol', ['paper', 'fast'] as const),
     mode: choice(opts.mode, '--mode', ['whole', 'slide'] as const),
@@ -152,6 +153,7 @@ export async function segmentCommand(
   const config = pickConfig ? resolveConfig(weights, { config: opts.config, preset: opts.preset }).config : undefined;
   const segmenter = await Segmenter.load({ weights, config, gpu: { adapter: opts.adapter, backend: opts.backend } });
   try {
+    const augment = augmentOpt ?? segmenter.augmentDefault;
     const settings = resolveSettings(segmenter.config, segOpts, segmenter.backgroundFor(classes.length), segmenter.refineDefault);
     for (const inp of inputs) segmenter.checkFits(inp, settings, inp.path);
     if (opts.out) mkdirOut(resolve(opts.out));
@@ -208,7 +210,7 @@ export async function segmentCommand(
     if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else io.stdout.write(summary(report));
     io.stderr.write(
-      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)}${settings.refine === 'none' ? '' : `, ${settings.refine} refinement`}${augment === 'none' ? '' : `, ${symmetries(augment).length} views`})\n`,
+      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)}${settings.refine === 'none' ? '' : `, ${settings.refine} refinement`}${augment === 'none' ? '' : `, ${testViews(augment, segmenter.config.vision_config.patch_size).length} views`})\n`,
     );
     return report;
   } finally {

@@ -111,7 +111,7 @@ export async function trainCommand(opts: AdapterOptions & Record<string, string 
         if (phase === 'start') {
           bar.stop();
           process.stderr.write('groupvit: choosing the background rule on tuning scenes (--calibrate-count 0 skips it)\n');
-        } else process.stderr.write(`groupvit: ${describeRule(r!)}${r!.refine === 'none' ? '' : `, group maps refined: ${r!.refine}`} (mIoU ${(r!.mIoU * 100).toFixed(1)} on ${r!.count} tuning scenes) recorded with the weights\n`);
+        } else process.stderr.write(`groupvit: ${describeRule(r!)}${r!.refine === 'none' ? '' : `, group maps refined: ${r!.refine}`}${r!.augment === 'none' ? '' : `, test-time views: ${r!.augment}`} (mIoU ${(r!.mIoU * 100).toFixed(1)} on ${r!.count} tuning scenes) recorded with the weights\n`);
       },
       shouldStop: () => stop,
       onSkipped: (summary) => {

@@ -12,16 +12,19 @@ export interface Symmetry {
   turns: 0 | 1 | 2 | 3;
 }
 
-/** none: the image alone; flip: it and its mirror image; dihedral: all eight mirrored and rotated views. */
-export type Augment = 'none' | 'flip' | 'dihedral';
-export const AUGMENTS: readonly Augment[] = ['none', 'flip', 'dihedral'];
+/**
+ * none: the image alone; flip: it and its mirror image; dihedral: all eight mirrored and rotated views; '+shift': each
+ * of them also moved by half a patch (views.ts).
+ */
+export type Augment = 'none' | 'flip' | 'dihedral' | 'flip+shift' | 'dihedral+shift';
+export const AUGMENTS: readonly Augment[] = ['none', 'flip', 'dihedral', 'flip+shift', 'dihedral+shift'];
 
-/** The views an augmentation averages, the image itself first. */
+/** The symmetries an augmentation's views are made with, the image itself first (views.ts adds the shifts). */
 export function symmetries(augment: Augment): Symmetry[] {
   const all: Symmetry[] = [];
   for (const mirror of [false, true]) for (const turns of [0, 1, 2, 3] as const) all.push({ mirror, turns });
   if (augment === 'none') return all.slice(0, 1);
-  if (augment === 'flip') return [all[0], all[4]];
+  if (augment === 'flip' || augment === 'flip+shift') return [all[0], all[4]];
   return all;
 }
 

@@ -19,7 +19,8 @@ import { UserError } from '../util/errors.js';
 import { meanOverTemplates, featureGrid, upsampledGroupMap, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
 import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
 import { pamrRefineGpu, type Refine } from './pamr.js';
-import { addViewScores, symmetries, viewImage, viewSize, type Augment, type Symmetry } from './dihedral.js';
+import { viewSize, type Augment } from './dihedral.js';
+import { shiftedViewImage, testViews, ViewAverage, type View } from './views.js';
 import { GroupCanvas, rescaleSize, resizeArgmax, resizeNearest, resizeScores, slideInference, slideWindows, type Window } from './slide.js';
 
 export type Protocol = 'paper' | 'fast';
@@ -117,7 +118,7 @@ export interface ClassStat {
   /** Fraction of the original image's pixels. */
   share: number;
   /** Mean over the class's pixels of its final score (foreground: the group–class affinity, averaged over
-   *  windows; background: the fraction of windows that called the pixel background). 0 when absent. */
+   *  windows; background: the fraction of windows that called the pixel background, with test-time views 1). 0 when absent. */
   meanScore: number;
 }
 
@@ -194,6 +195,11 @@ export class Segmenter {
   /** The refinement of a call that gives none: the one the model's rule was calibrated with, else none. */
   get refineDefault(): Refine {
     return this.calibration?.refine ?? 'none';
+  }
+
+  /** The test-time views of a call that names none: the ones the model's rule was calibrated with, else none. */
+  get augmentDefault(): Augment {
+    return this.calibration?.augment ?? 'none';
   }
 
   get config(): GroupViTConfig {
@@ -283,9 +289,8 @@ export class Segmenter {
     const settings = resolveSettings(this.config, opts, this.backgroundFor(classes.length), this.refineDefault);
     const job = await this.prepare(image, classes, settings, opts);
     const groups = new GroupCanvas(job.rh, job.rw);
-    let scores: ArrayLike<number> = await this.scores(job, settings, new Map(), groups);
-    const views = symmetries(opts.augment ?? 'none');
-    if (views.length > 1) scores = await this.averageViews(image, classes, settings, opts, views, job.rh, job.rw, scores);
+    const views = testViews(opts.augment ?? this.augmentDefault, this.config.vision_config.patch_size);
+    const scores = views.length > 1 ? await this.averageViews(job, classes, settings, opts, views, groups) : await this.scores(job, settings, new Map(), groups);
     const { pred, pixels, scoreSum } = resizeArgmax(scores, classes.length + 1, job.rh, job.rw, image.height, image.width);
     const total = image.width * image.height;
     const names = ['background', ...classes];
@@ -310,8 +315,9 @@ export class Segmenter {
   }
 
   /**
-   * The masks segment() gives under each of these background rules, from one forward pass per window for all of them
-   * (the rule only enters after the image encoder): what calibrating the rule on labelled images reads.
+   * The masks segment() gives under each of these background rules with the image alone (test-time views 'none'), from
+   * one forward pass per window for all of them (the rule only enters after the image encoder): what calibrating the
+   * rule on labelled images reads.
    */
   async masksAtRules(image: RgbImage, classes: readonly string[], rules: readonly BackgroundRule[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Uint8Array[]> {
     const base = resolveSettings(this.config, opts, this.backgroundFor(classes.length), this.refineDefault);
@@ -327,21 +333,23 @@ export class Segmenter {
   }
 
   /**
-   * Test-time augmentation: the mean of the image's scores (`first`, [K+1, rh, rw] at its resized size) and those of
-   * its other views, each segmented as an image of its own and mapped back (dihedral.ts).   -> [K+1, rh, rw]
+   * Test-time views (views.ts): each view of the resized image segmented as an image of its own with its border rule
+   * alone, mapped back and averaged, then the threshold on the average.   -> [K+1, rh, rw]
    */
-  private async averageViews(image: RgbImage, classes: readonly string[], settings: Settings, opts: { templates?: readonly string[]; name?: string }, views: Symmetry[], rh: number, rw: number, first: ArrayLike<number>): Promise<Float64Array> {
+  private async averageViews(job: Awaited<ReturnType<Segmenter['prepare']>>, classes: readonly string[], settings: Settings, opts: { templates?: readonly string[]; name?: string }, views: View[], groups: GroupCanvas): Promise<Float64Array> {
     const C = classes.length + 1;
-    const sum = Float64Array.from(first);
+    const { rh, rw } = job;
+    const perView = { ...settings, bgThresh: 0 };
+    const avg = new ViewAverage(C, rh, rw);
+    avg.add(await this.scores(job, perView, new Map(), groups), views[0]);
     for (const view of views.slice(1)) {
-      const job = await this.prepare(viewImage(image, view), classes, settings, opts);
+      const seen = await this.prepare(shiftedViewImage(job.img, view), classes, settings, opts);
       const [vh, vw] = viewSize(view, rh, rw);
-      const raw = await this.scores(job, settings, new Map(), null);
+      const raw = await this.scores(seen, perView, new Map(), null);
       // a side that rounds differently once turned is stretched onto the turned size of the image's own grid
-      addViewScores(sum, job.rh === vh && job.rw === vw ? raw : resizeScores(raw, C, job.rh, job.rw, vh, vw), C, view, rh, rw);
+      avg.add(seen.rh === vh && seen.rw === vw ? raw : resizeScores(raw, C, seen.rh, seen.rw, vh, vw), view);
     }
-    for (let i = 0; i < sum.length; i++) sum[i] /= views.length;
-    return sum;
+    return avg.decide(settings.bgThresh);
   }
 
   /** What every threshold of a call shares: the checked size, the class embeddings, the resized image and its windows. */

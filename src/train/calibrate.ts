@@ -15,6 +15,8 @@ import { classEmbeddings, encodeBatch, IoUMeter, refinedGroupMaps, segmentEncode
 import { borderGroups, predictAt, validBorderShare, type BackgroundRule } from '../segment/zero-shot.js';
 import type { VocCalibration } from '../segment/voc-eval.js';
 import { REFINES, type Refine } from '../segment/pamr.js';
+import { AUGMENTS, argmaxChannels, type Augment } from '../segment/dihedral.js';
+import { shiftedViewImage, testViews, ViewAverage } from '../segment/views.js';
 
 /** Thresholds tried, from the paper's VOC value down. */
 export const BG_THRESH_GRID: readonly number[] = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05];
@@ -46,6 +48,13 @@ export interface CalibrationReport {
   bgBorder: number | null;
   /** The group maps' refinement the rule was chosen with (segment/pamr.ts), chosen with it. */
   refine: Refine;
+  /**
+   * The test-time views the rule was chosen with (segment/views.ts): 'none', or an augmentation whose averaged views
+   * scored better under the best border rule and refinement of the image alone, at its own best threshold.
+   */
+  augment: Augment;
+  /** mIoU of each augmentation tried besides none, at every threshold of the grid, under that border rule and refinement. */
+  augmentTried: { augment: Augment; bgThresh: number; mIoU: number }[];
   mIoU: number;
   /**
    * The best threshold for shorter class lists (2 to 7 names: each scene's own shapes, then distractors drawn per
@@ -63,7 +72,13 @@ export interface CalibrateOptions {
   grid?: readonly BackgroundRule[];
   /** Refinements of the group maps tried (default both: none first, so that it wins ties). */
   refines?: readonly Refine[];
-  onProgress?: (done: number) => void;
+  /**
+   * Test-time views tried after the rule is chosen on the image alone (default none and dihedral+shift: the generated
+   * world has no up; none wins ties).
+   */
+  augments?: readonly Augment[];
+  /** Scenes done of the total: the tuning scenes once, then once more for each augmentation but none. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** mIoU at every threshold of the grid on held-out generated scenes, one forward per batch for all of them. */
@@ -72,6 +87,8 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
   const count = o.count ?? 200;
   const grid = o.grid ?? backgroundGrid();
   const refines = o.refines ?? REFINES;
+  const augments = o.augments ?? ['none', 'dihedral+shift'];
+  const total = count * (1 + augments.filter((a) => a !== 'none').length);
   const wasTraining = (model.visual_projection[1] as { training: boolean }).training;
   model.eval();
   await model.prepareInference();
@@ -111,9 +128,8 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
         );
       }
     });
-    o.onProgress?.(start + samples.length);
+    o.onProgress?.(start + samples.length, total);
   }
-  if (wasTraining) model.train();
   const scored = (ms: IoUMeter[][]) => refines.flatMap((refine, ri) => grid.map((r, j) => ({ bgThresh: r.bgThresh, bgBorder: r.bgBorder, refine, mIoU: ms[ri][j].mean() })));
   const tried = scored(meters);
   const best = bestThreshold(tried);
@@ -123,7 +139,38 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
       const b = bestThreshold(scored(l.meters).filter((r) => r.bgBorder === best.bgBorder && r.refine === best.refine));
       return { classes: l.k, scenes: l.scenes, bgThresh: b.bgThresh, mIoU: b.mIoU };
     });
-  return { seed, count, tried, ...best, byClassCount };
+  const views = await calibrateViews(model, data, emb, o, best, grid, augments, (done) => o.onProgress?.(count + done, total));
+  if (wasTraining) model.train();
+  const withViews = bestThreshold([{ augment: 'none' as Augment, bgThresh: best.bgThresh, mIoU: best.mIoU }, ...views]);
+  return { seed, count, tried, ...best, bgThresh: withViews.bgThresh, augment: withViews.augment, augmentTried: views, mIoU: withViews.mIoU, byClassCount };
+}
+
+/** mIoU of each augmentation but none at every threshold of the grid, under the chosen border rule and refinement. */
+async function calibrateViews(model: GroupViTModel, data: ShapesDataset, emb: Float32Array, o: CalibrateOptions, rule: BackgroundRule & { refine: Refine }, grid: readonly BackgroundRule[], augments: readonly Augment[], progress: (done: number) => void) {
+  const thresholds = [...new Set(grid.map((g) => g.bgThresh))];
+  const out: { augment: Augment; bgThresh: number; mIoU: number }[] = [];
+  const count = o.count ?? 200;
+  const batch = o.batch ?? 32;
+  const [h, w, c] = [o.imageSize, o.imageSize, SHAPES.length + 1];
+  for (const augment of augments.filter((a) => a !== 'none')) {
+    if (!AUGMENTS.includes(augment)) throw new Error(`unknown augmentation ${augment}`);
+    const views = testViews(augment, model.config.vision_config.patch_size);
+    const meters = thresholds.map(() => new IoUMeter(CLASS_NAMES.length));
+    for (let start = 0; start < count; start += batch) {
+      const samples = Array.from({ length: Math.min(batch, count - start) }, (_, i) => data.sample(start + i));
+      const avgs = samples.map(() => new ViewAverage(c, h, w));
+      for (const view of views) {
+        const images = samples.map((s) => shiftedViewImage(s.image, view));
+        const e = await encodeBatch(model, images);
+        const refined = rule.refine === 'pamr' ? await refinedGroupMaps(e, images) : null;
+        samples.forEach((_, i) => avgs[i].add(segmentEncoded(e, i, emb, SHAPES.length, 0, rule.bgBorder, refined?.[i] ?? null).logits, view));
+      }
+      samples.forEach((s, i) => thresholds.forEach((t, j) => meters[j].add(argmaxChannels(avgs[i].decide(t), c, h * w), s.mask)));
+      progress(out.length / thresholds.length * count + start + samples.length);
+    }
+    thresholds.forEach((t, j) => out.push({ augment, bgThresh: t, mIoU: meters[j].mean() }));
+  }
+  return out;
 }
 
 /** The rule with the best mIoU; of equals the first in the grid (backgroundGrid: the paper's rule, thresholds from 0.95 down). */
@@ -147,6 +194,8 @@ export interface BgCalibration {
   byClassCount: Record<number, number>;
   /** The group maps' refinement the rule was chosen with (config.json "groupvit.refine"; absent: none). */
   refine: Refine;
+  /** The test-time views the threshold was chosen with (config.json "groupvit.augment"; absent: none). */
+  augment: Augment;
 }
 
 /** The model folder's calibration (config.json "groupvit.bg_thresh" and the class count it was tuned with), if any. */
@@ -168,7 +217,9 @@ export function modelCalibration(configPath: string): BgCalibration | undefined 
   if (!validBorderShare(border)) throw new UserError(`The model configuration ${configPath} has a groupvit.bg_border that is neither null nor a share above 0 and at most 1.`);
   const refine = g!.refine === undefined ? 'none' : g!.refine;
   if (!(REFINES as readonly unknown[]).includes(refine)) throw new UserError(`The model configuration ${configPath} has a groupvit.refine that is not one of ${REFINES.join(', ')}.`);
-  return { bgThresh: t, bgBorder: border, classes, byClassCount, refine: refine as Refine };
+  const augment = g!.augment === undefined ? 'none' : g!.augment;
+  if (!(AUGMENTS as readonly unknown[]).includes(augment)) throw new UserError(`The model configuration ${configPath} has a groupvit.augment that is not one of ${AUGMENTS.join(', ')}.`);
+  return { bgThresh: t, bgBorder: border, classes, byClassCount, refine: refine as Refine, augment: augment as Augment };
 }
 
 /** The threshold a calibrated model uses for a list of `count` class names (undefined: none calibrated for it). */
@@ -188,6 +239,11 @@ export function calibratedRefine(configPath: string): Refine {
   return modelCalibration(configPath)?.refine ?? 'none';
 }
 
+/** The test-time views a model's rule was calibrated with ('none' when it has no calibration or predates views). */
+export function calibratedAugment(configPath: string): Augment {
+  return modelCalibration(configPath)?.augment ?? 'none';
+}
+
 /** A --bg-border value: 'none' (the paper's threshold alone) or a share above 0 and at most 1; undefined stays. */
 export function parseBorderShare(v: string | undefined, flag = '--bg-border'): number | null | undefined {
   if (v === undefined) return undefined;
@@ -204,20 +260,20 @@ export function describeRule(r: BackgroundRule): string {
 
 /** Records the calibration in the model folder's config.json (rewritten atomically; the model's fields untouched). */
 export function writeCalibration(dir: string, r: CalibrationReport): void {
-  recordCalibration(dir, r, r.refine, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
+  recordCalibration(dir, r, r.refine, r.augment, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
     data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU,
   });
 }
 
 /** Records a threshold chosen on a labelled split of a VOC-layout folder, for lists of its class count. */
 export function writeVocCalibration(dir: string, r: VocCalibration, data: string): void {
-  recordCalibration(dir, r, r.refine, {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
+  recordCalibration(dir, r, r.refine, 'none', {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
 }
 
-function recordCalibration(dir: string, rule: BackgroundRule, refine: Refine, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
+function recordCalibration(dir: string, rule: BackgroundRule, refine: Refine, augment: Augment, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
   const path = join(dir, 'config.json');
   const raw = readRawConfig(path);
   const g = raw.groupvit && typeof raw.groupvit === 'object' ? (raw.groupvit as Record<string, unknown>) : {};
-  raw.groupvit = { ...g, bg_thresh: rule.bgThresh, bg_border: rule.bgBorder, refine, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
+  raw.groupvit = { ...g, bg_thresh: rule.bgThresh, bg_border: rule.bgBorder, refine, augment, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
   writeJsonAtomic(path, raw);
 }

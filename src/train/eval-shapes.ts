@@ -2,12 +2,13 @@ import type { GroupViTModel } from '../model/groupvit.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import { ShapesDataset } from '../data/shapes/dataset.js';
 import { CLASS_NAMES, SHAPES } from '../data/shapes/world.js';
-import { classEmbeddings, encodeBatch, IoUMeter, refinedGroupMaps, segmentBatch, segmentEncoded } from './evaluate.js';
+import { classEmbeddings, encodeBatch, IoUMeter, refinedGroupMaps, segmentBatch, segmentEncoded, type EncodedBatch } from './evaluate.js';
 import { ObjectHits } from '../segment/iou.js';
 import { DEFAULT_BG_THRESH } from '../segment/pipeline.js';
 import { GroupStats, meanClassCosine, type GroupDiagnostics } from '../segment/group-stats.js';
 import type { Refine } from '../segment/pamr.js';
-import { addViewScores, argmaxChannels, symmetries, viewImage, type Augment } from '../segment/dihedral.js';
+import { argmaxChannels, type Augment } from '../segment/dihedral.js';
+import { shiftedViewImage, testViews, ViewAverage } from '../segment/views.js';
 
 export interface ShapesEvalOptions {
   seed: number;
@@ -18,7 +19,7 @@ export interface ShapesEvalOptions {
   /** The border rule's share (zero-shot.ts borderGroups), null or absent for the paper's threshold alone. */
   bgBorder?: number | null;
   templates?: readonly string[];
-  /** Test-time augmentation (dihedral.ts): the scores of the image's views averaged before the argmax. Default none. */
+  /** Test-time views (views.ts): their scores averaged, then the background rule. Default none. */
   augment?: Augment;
   /** Group maps refined on each image's colour edges (segment/pamr.ts). Default none. */
   refine?: Refine;
@@ -51,20 +52,24 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
   for (let start = 0; start < o.count; start += batch) {
     const samples = Array.from({ length: Math.min(batch, o.count - start) }, (_, i) => data.sample(start + i));
     const bgThresh = o.bgThresh ?? DEFAULT_BG_THRESH;
-    const views = symmetries(o.augment ?? 'none');
+    const views = testViews(o.augment ?? 'none', model.config.vision_config.patch_size);
     const refine = o.refine ?? 'none';
-    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, bgThresh, o.bgBorder ?? null, views.length > 1, refine);
-    // the group diagnostics describe the image as it is; the masks scored are the views' average
+    const border = o.bgBorder ?? null;
+    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, bgThresh, border, false, refine, views.length > 1);
+    // the group diagnostics describe the image as it is; the masks scored are the views' (views.ts)
     if (views.length > 1) {
       const [h, w, c] = [o.imageSize, o.imageSize, SHAPES.length + 1];
-      const sums = seg.logits!;
+      const avgs = samples.map(() => new ViewAverage(c, h, w));
+      // threshold 0: each view's background channel is its border rule alone, the threshold comes after the average
+      const addViews = (e: EncodedBatch, refined: Float32Array[] | null, v: (typeof views)[number]) =>
+        samples.forEach((_, i) => avgs[i].add(segmentEncoded(e, i, emb, SHAPES.length, 0, border, refined?.[i] ?? null).logits, v));
+      addViews(seg.encoded!.e, seg.encoded!.refined, views[0]);
       for (const view of views.slice(1)) {
-        const images = samples.map((s) => viewImage(s.image, view));
+        const images = samples.map((s) => shiftedViewImage(s.image, view));
         const e = await encodeBatch(model, images);
-        const refined = refine === 'pamr' ? await refinedGroupMaps(e, images) : null;
-        samples.forEach((_, i) => addViewScores(sums[i], segmentEncoded(e, i, emb, SHAPES.length, bgThresh, o.bgBorder ?? null, refined?.[i] ?? null).logits, c, view, h, w));
+        addViews(e, refine === 'pamr' ? await refinedGroupMaps(e, images) : null, view);
       }
-      seg.pred = sums.map((sum) => argmaxChannels(sum, c, h * w));
+      seg.pred = avgs.map((a) => argmaxChannels(a.decide(bgThresh), c, h * w));
     }
     margins = seg.margins.map((m, k) => ({ sum: m.sum + (margins[k]?.sum ?? 0), count: m.count + (margins[k]?.count ?? 0) }));
     samples.forEach((s, i) => {

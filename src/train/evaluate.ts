@@ -31,6 +31,8 @@ export interface SegmentedBatch {
   margins: { sum: number; count: number }[];
   /** Each image's [C, H, W] scores (zeroShotSegment's logits), when asked for. */
   logits?: Float64Array[];
+  /** The forward pass and the refined group maps the batch was segmented from, when asked for (more rules or views). */
+  encoded?: { e: EncodedBatch; refined: Float32Array[] | null };
 }
 
 function argmaxRows(x: ArrayLike<number>, rows: number, cols: number): Int32Array {
@@ -101,12 +103,12 @@ export async function refinedGroupMaps(e: EncodedBatch, images: readonly RgbImag
  * Zero-shot segmentation of same-sized images in one forward (whole mode): predictions 0 = background, k+1 = class k.
  * refine 'pamr': the group maps follow each image's colour edges (segment/pamr.ts).
  */
-export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, keepLogits = false, refine: Refine = 'none'): Promise<SegmentedBatch> {
+export async function segmentBatch(model: GroupViTModel, images: RgbImage[], classEmb: Float32Array, numClasses: number, bgThresh: number | null, bgBorder: number | null = null, keepLogits = false, refine: Refine = 'none', keepEncoded = false): Promise<SegmentedBatch> {
   const e = await encodeBatch(model, images);
   const g = e.groups.length / e.embeds.length;
   const refined = refine === 'pamr' ? await refinedGroupMaps(e, images) : null;
   const margins = e.softs.map((s, k) => assignmentMarginSum(s, e.size, e.shapes[k][0], e.shapes[k][1]));
-  const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], imageClassProbs: [], margins, logits: keepLogits ? [] : undefined };
+  const out: SegmentedBatch = { pred: [], groupIndex: [], groupClass: [], imageTopClass: [], imageClassProbs: [], margins, logits: keepLogits ? [] : undefined, encoded: keepEncoded ? { e, refined } : undefined };
   for (let i = 0; i < e.size; i++) {
     const seg = segmentEncoded(e, i, classEmb, numClasses, bgThresh, bgBorder, refined?.[i] ?? null);
     out.logits?.push(seg.logits);

@@ -16,6 +16,7 @@ import type { SourceSpec } from './source-spec.js';
 import { latestSnapshot, restoreSnapshot, saveSnapshot, writeJsonAtomic } from './checkpoint.js';
 import { evaluateShapes, type EvalReport } from './eval-shapes.js';
 import { calibrateShapes, writeCalibration, type CalibrationReport } from './calibrate.js';
+import type { Augment } from '../segment/dihedral.js';
 
 export interface TrainOptions {
   preset: string;
@@ -64,7 +65,7 @@ export interface TrainSummary {
   evals: { step: number; mIoU: number }[];
   seconds: number;
   /** The background threshold chosen for the weights, when the run calibrated one. */
-  calibration?: { bgThresh: number; bgBorder: number | null; refine: Refine; mIoU: number; scenes: number };
+  calibration?: { bgThresh: number; bgBorder: number | null; refine: Refine; augment: Augment; mIoU: number; scenes: number };
 }
 
 function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: Tokenizer; files: string[] } {
@@ -255,7 +256,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       hooks.onCalibrate?.('start');
       const r = await calibrateShapes(model, tok, { seed: 1, count, imageSize: size });
       writeCalibration(o.out, r);
-      calibration = { bgThresh: r.bgThresh, bgBorder: r.bgBorder, refine: r.refine, mIoU: r.mIoU, scenes: count };
+      calibration = { bgThresh: r.bgThresh, bgBorder: r.bgBorder, refine: r.refine, augment: r.augment, mIoU: r.mIoU, scenes: count };
       hooks.onCalibrate?.('done', r);
     }
     writeJsonAtomic(join(o.out, 'train-summary.json'), { step, steps: recipe.steps, preset: o.preset, seed: o.seed, last, evals, ...(calibration ? { calibration } : {}) });

@@ -203,7 +203,7 @@ test('errors: classes, templates and options are one sentence each', async () =>
   await userError(run([img], { bgThresh: '2' }), /background threshold must lie between 0 and 1/);
   await userError(run([img], { bgBorder: '0' }), /--bg-border must be 'none' or a share of the border above 0 and at most 1 \(got '0'\)/);
   await userError(run([img], { bgBorder: 'edge' }), /--bg-border must be 'none' or a share/);
-  await userError(run([img], { augment: 'rotate' }), /--augment must be none, flip, dihedral, not 'rotate'/);
+  await userError(run([img], { augment: 'rotate' }), /--augment must be none, flip, dihedral, flip\+shift, dihedral\+shift, not 'rotate'/);
   await userError(run([img], { refine: 'crf' }), /--refine must be one of none, pamr \(got 'crf'\)/);
   await userError(run([], {}), /at least one image/);
   assert.deepEqual(parseClasses(' red  car , tree '), ['red car', 'tree']);

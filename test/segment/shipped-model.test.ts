@@ -53,8 +53,9 @@ test('shipped model: held-out scenes of all eight kinds of shape segment at IoU 
       const coarse = await seg.segment(scene.image, SHAPES, { refine: 'none' });
       assert.ok(iou(scene.mask, coarse.mask, label) < score, `scene ${index}: refined ${score.toFixed(3)}, not ${iou(scene.mask, coarse.mask, label).toFixed(3)}`);
     }
-    assert.deepEqual(seg.backgroundFor(SHAPES.length), { bgThresh: 0.1, bgBorder: 0.25 }, "the model's calibrated background rule is in use");
+    assert.deepEqual(seg.backgroundFor(SHAPES.length), { bgThresh: 0.15, bgBorder: 0.25 }, "the model's calibrated background rule is in use");
     assert.equal(seg.refineDefault, 'pamr', 'with the refinement it was calibrated with');
+    assert.equal(seg.augmentDefault, 'dihedral+shift', 'and the test-time views');
   } finally {
     seg.release();
   }

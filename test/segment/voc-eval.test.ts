@@ -66,7 +66,8 @@ test('calibrate on a VOC folder: each rule scores as eval does on the tuning spl
     assert.equal(r.split, 'train');
     assert.equal(r.images, 2);
     for (const t of r.tried) {
-      const e = await evaluateVoc(seg, dir, { classes: SHAPES, split: 'train', bgThresh: t.bgThresh, bgBorder: t.bgBorder });
+      // the calibration scores the image alone, as the rule it records is used (test-time views 'none')
+      const e = await evaluateVoc(seg, dir, { classes: SHAPES, split: 'train', bgThresh: t.bgThresh, bgBorder: t.bgBorder, augment: 'none' });
       assert.equal(t.mIoU, e.mIoU, `threshold ${t.bgThresh}, border ${t.bgBorder}`);
     }
     assert.ok(new Set(r.tried.map((t) => t.mIoU)).size > 1, `the thresholds differ on these images: ${JSON.stringify(r.tried)}`);
@@ -90,6 +91,7 @@ test('calibrate on a VOC folder: each rule scores as eval does on the tuning spl
   assert.equal(g.bg_border, out.bgBorder);
   assert.equal(out.refine, 'pamr', "scored with the model's own refinement");
   assert.equal(g.refine, 'pamr', 'and recorded with the rule');
+  assert.equal(g.augment, 'none', 'a rule chosen for the image alone: the views the shapes calibration chose are replaced');
   assert.equal(g.bg_thresh_tuning.classes, SHAPES.length);
   assert.match(g.bg_thresh_tuning.data, /VOC-layout folder .*split train/);
   const bad = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', join(tmpdir(), 'no-such-voc')], { encoding: 'utf8' });

@@ -12,7 +12,7 @@ import { GroupViTModel } from '../../src/model/groupvit.js';
 import { loadWeights } from '../../src/model/load.js';
 import { loadTokenizer } from '../../src/data/tokenizer/index.js';
 import { evaluateShapes } from '../../src/train/eval-shapes.js';
-import { backgroundGrid, calibrateShapes, calibratedRule, modelCalibration, writeCalibration } from '../../src/train/calibrate.js';
+import { backgroundGrid, bestThreshold, calibrateShapes, calibratedAugment, calibratedRule, modelCalibration, writeCalibration } from '../../src/train/calibrate.js';
 import { Segmenter } from '../../src/segment/pipeline.js';
 import { ShapesDataset } from '../../src/data/shapes/dataset.js';
 import { calibrateCommand } from '../../src/cli/calibrate.js';
@@ -30,7 +30,8 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
     const tok = loadTokenizer(SHIPPED, config);
     const thresholds = [0.95, 0.5, 0.2, 0.05, 0];
     const grid = backgroundGrid(thresholds, [null, 1, 0.3]);
-    const r = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid });
+    const r = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid, augments: ['none'] });
+    assert.deepEqual([r.augment, r.augmentTried], ['none', []], 'no views tried when none but the image is asked for');
     // every rule with the group maps as they are, then refined (none first, so that it wins ties)
     const refines = ['none', 'pamr'] as const;
     assert.deepEqual(r.tried.map((t) => [t.refine, t.bgBorder, t.bgThresh]), refines.flatMap((refine) => grid.map((g) => [refine, g.bgBorder, g.bgThresh])));
@@ -40,7 +41,7 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
       assert.ok(Math.abs(e.mIoU - t.mIoU) < 1e-12, `${JSON.stringify(t)}: ${t.mIoU} vs eval ${e.mIoU} (${j})`);
     }
     assert.ok(r.tried.some((t, j) => j >= grid.length && t.mIoU !== r.tried[j - grid.length].mIoU), 'the refinement changes the segmentation');
-    const plainOnly = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid, refines: ['none'] });
+    const plainOnly = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid, refines: ['none'], augments: ['none'] });
     assert.deepEqual(plainOnly.tried, r.tried.slice(0, grid.length), 'refinements are tried only when asked for');
     // with threshold 0 nothing is background: a different segmentation, not a copy of 0.95; the border rule differs too
     assert.notEqual(r.tried[4].mIoU, r.tried[0].mIoU);
@@ -111,9 +112,48 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
     const { refine: _r, ...unrefined } = raw.groupvit;
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: unrefined }));
     assert.equal(modelCalibration(join(dir, 'config.json'))!.refine, 'none', 'a calibration from before refinement is unrefined');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, augment: 'twist' } }));
+    assert.throws(() => modelCalibration(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.augment/.test(e.message));
+    const { augment: _a, ...unviewed } = raw.groupvit;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: unviewed }));
+    assert.equal(calibratedAugment(join(dir, 'config.json')), 'none', 'a calibration from before the views has none');
     for (const bad of [0, 1.5, 'border']) {
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, bg_border: bad } }));
       assert.throws(() => modelCalibration(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.bg_border/.test(e.message), String(bad));
+    }
+  } finally {
+    model.release();
+  }
+});
+
+test('calibration with test-time views: each threshold scores as eval with the views does; the better of the image alone and the views is chosen and recorded', async () => {
+  const config = readConfig(join(SHIPPED, 'config.json'));
+  const model = new GroupViTModel(config);
+  try {
+    await loadWeights(model, SHIPPED);
+    const tok = loadTokenizer(SHIPPED, config);
+    const thresholds = [0.5, 0.1, 0];
+    const o = { seed: 3, count: 6, imageSize: 64, batch: 3 };
+    const r = await calibrateShapes(model, tok, { ...o, grid: backgroundGrid(thresholds, [0.25]), refines: ['pamr'], augments: ['none', 'dihedral+shift'] });
+    assert.deepEqual(r.augmentTried.map((t) => [t.augment, t.bgThresh]), thresholds.map((t) => ['dihedral+shift', t]), 'every threshold under the rule chosen for the image alone');
+    for (const t of r.augmentTried) {
+      const e = await evaluateShapes(model, tok, { ...o, bgThresh: t.bgThresh, bgBorder: 0.25, refine: 'pamr', augment: 'dihedral+shift' });
+      assert.ok(Math.abs(e.mIoU - t.mIoU) < 1e-12, `${t.bgThresh}: ${t.mIoU} vs eval ${e.mIoU}`);
+    }
+    const alone = bestThreshold(r.tried);
+    assert.ok(r.augmentTried.some((t, j) => t.mIoU !== r.tried[j].mIoU), 'the views change the segmentation');
+    const views = bestThreshold(r.augmentTried);
+    const expect = views.mIoU > alone.mIoU ? views : { ...alone, augment: 'none' };
+    assert.deepEqual([r.augment, r.bgThresh, r.bgBorder, r.refine, r.mIoU], [expect.augment, expect.bgThresh, 0.25, 'pamr', expect.mIoU]);
+    const dir = mkdtempSync(join(tmpdir(), 'gv-cal-views-'));
+    cpSync(SHIPPED, dir, { recursive: true });
+    writeCalibration(dir, { ...r, augment: 'dihedral+shift' });
+    assert.equal(calibratedAugment(join(dir, 'config.json')), 'dihedral+shift');
+    const seg = await Segmenter.load({ weights: dir });
+    try {
+      assert.equal(seg.augmentDefault, 'dihedral+shift', 'segment uses the calibrated views unless told otherwise');
+    } finally {
+      seg.release();
     }
   } finally {
     model.release();

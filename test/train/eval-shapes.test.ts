@@ -65,7 +65,7 @@ test('eval diagnostics: per-stage assignment margins match a host recomputation 
   model.release();
 });
 
-test('eval --augment dihedral: the batched views score as the segment pipeline does, image by image', async () => {
+test('eval --augment dihedral and dihedral+shift: the batched views score as the segment pipeline does, image by image', async () => {
   const dir = join(process.cwd(), 'models', 'shapes-tiny');
   const seg = await Segmenter.load({ weights: dir, gpu: {} });
   try {
@@ -82,6 +82,14 @@ test('eval --augment dihedral: the batched views score as the segment pipeline d
     assert.ok(Math.abs(rep.mIoU - meter.mean()) < 1e-9, `batched ${rep.mIoU} against one by one ${meter.mean()}`);
     assert.ok(rep.mIoU !== plain.mIoU, 'the views change the masks of these scenes');
     assert.deepEqual(rep.diagnostics.assignMargins, plain.diagnostics.assignMargins, 'the diagnostics describe the image as it is');
+    // the sixteen views moved by half a patch too, with the refined maps the model's rule was calibrated with
+    const shifted = await evaluateShapes(seg.model, seg.tokenizer, { seed: 7, count: 3, imageSize: 64, batch: 2, ...rule, augment: 'dihedral+shift', refine: 'pamr' });
+    const each = new IoUMeter(SHAPES.length + 1);
+    for (let i = 0; i < 3; i++) {
+      const s = data.sample(i);
+      each.add((await seg.segment(s.image, SHAPES, { ...rule, augment: 'dihedral+shift', refine: 'pamr' })).mask, s.mask);
+    }
+    assert.ok(Math.abs(shifted.mIoU - each.mean()) < 1e-9, `dihedral+shift: batched ${shifted.mIoU} against one by one ${each.mean()}`);
   } finally {
     seg.release();
   }
@@ -99,7 +107,7 @@ test('eval --refine pamr: the batched refinement scores as the segment pipeline 
     const meter = new IoUMeter(SHAPES.length + 1);
     for (let i = 0; i < count; i++) {
       const s = data.sample(i);
-      meter.add((await seg.segment(s.image, SHAPES, { ...rule, refine: 'pamr' })).mask, s.mask);
+      meter.add((await seg.segment(s.image, SHAPES, { ...rule, refine: 'pamr', augment: 'none' })).mask, s.mask);
     }
     assert.ok(Math.abs(rep.mIoU - meter.mean()) < 1e-9, `batched ${rep.mIoU} against one by one ${meter.mean()}`);
     assert.notEqual(rep.mIoU, plain.mIoU, 'the refinement changes the masks of these scenes');
