@@ -1,6 +1,6 @@
 // Test-time augmentation by the symmetries of the square: an image is segmented as it is and as some of its mirrored
-// and rotated views, and each view's per-pixel scores are mapped back onto the image and averaged before the argmax
-// (mmseg's flip augmentation, which averages the views' logits, extended to rotations). The generated shapes world
+// and rotated views, and each view's per-pixel scores are mapped back onto the image and averaged before the
+// background rule (views.ts, which also moves the views by half a patch). The generated shapes world
 // has no up or down (objects are drawn at random rotations), so all eight views are as likely as the image itself;
 // photographs have a left and right only ('flip').
 import { newImage, type RgbImage } from '../io/image.js';
@@ -55,14 +55,6 @@ export function viewImage(img: RgbImage, s: Symmetry): RgbImage {
   const index = viewIndex(s, h, w);
   for (let p = 0; p < h * w; p++) out.data.set(img.data.subarray(p * 3, p * 3 + 3), index[p] * 3);
   return out;
-}
-
-/** Adds a view's [C, vh, vw] scores, mapped back onto the h×w image, into acc [C, h, w].   -> acc */
-export function addViewScores(acc: Float64Array, view: ArrayLike<number>, channels: number, s: Symmetry, h: number, w: number): Float64Array {
-  const n = h * w;
-  const index = viewIndex(s, h, w);
-  for (let c = 0; c < channels; c++) for (let p = 0; p < n; p++) acc[c * n + p] += view[c * n + index[p]];
-  return acc;
 }
 
 /** Per pixel, the channel with the highest score (the first of equals, so background on ties as in predictAt).   [C, n] -> [n] */

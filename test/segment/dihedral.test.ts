@@ -3,7 +3,8 @@
 // No GPU.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addViewScores, argmaxChannels, parseAugment, symmetries, viewImage, viewIndex, viewSize } from '../../src/segment/dihedral.js';
+import { argmaxChannels, parseAugment, symmetries, viewImage, viewIndex, viewSize } from '../../src/segment/dihedral.js';
+import { ViewAverage } from '../../src/segment/views.js';
 import { newImage } from '../../src/io/image.js';
 import { UserError } from '../../src/util/errors.js';
 
@@ -41,21 +42,23 @@ test('symmetries: one view, the image and its mirror, or eight distinct views th
   }
 });
 
-test('viewImage moves each pixel with its three channels; addViewScores maps a view back onto the image', () => {
+test('viewImage moves each pixel with its three channels; ViewAverage maps a view back onto the image', () => {
   const [h, w] = [3, 4];
   const img = newImage(w, h);
   for (let p = 0; p < h * w; p++) img.data.set([p, 100 + p, 200 + p], p * 3);
   for (const s of symmetries('dihedral')) {
     const v = viewImage(img, s);
     assert.deepEqual([v.height, v.width], viewSize(s, h, w));
-    // a two-channel score map of the view made from its pixels (channel 0: red, channel 1: blue) comes back in place
+    // a score map of the view made from its pixels (no backdrop; class 1: red, class 2: blue) comes back in place
     const n = h * w;
-    const scores = new Float64Array(2 * n);
-    for (let q = 0; q < n; q++) [scores[q], scores[n + q]] = [v.data[q * 3], v.data[q * 3 + 2]];
-    const back = addViewScores(new Float64Array(2 * n).fill(0.5), scores, 2, s, h, w);
+    const scores = new Float64Array(3 * n);
+    for (let q = 0; q < n; q++) [scores[n + q], scores[2 * n + q]] = [v.data[q * 3], v.data[q * 3 + 2]];
+    const avg = new ViewAverage(3, h, w);
+    avg.add(scores, { ...s, shift: 0 });
+    const back = avg.decide(0);
     for (let p = 0; p < n; p++) {
-      assert.equal(back[p], p + 0.5, `${JSON.stringify(s)}: channel 0 at pixel ${p}`);
-      assert.equal(back[n + p], 200 + p + 0.5, `${JSON.stringify(s)}: channel 1 at pixel ${p}`);
+      assert.equal(back[n + p], p, `${JSON.stringify(s)}: class 1 at pixel ${p}`);
+      assert.equal(back[2 * n + p], 200 + p, `${JSON.stringify(s)}: class 2 at pixel ${p}`);
     }
   }
 });
