@@ -56,6 +56,19 @@ export function shiftedViewIndex(v: View, h: number, w: number): Int32Array {
   });
 }
 
+// every image of a batch is mapped back through the same few views: their indices are made once
+const INDEX_CACHE = new Map<string, Int32Array>();
+function cachedIndex(v: View, h: number, w: number): Int32Array {
+  const key = `${+v.mirror}/${v.turns}/${v.shift}/${h}/${w}`;
+  let index = INDEX_CACHE.get(key);
+  if (!index) {
+    if (INDEX_CACHE.size > 256) INDEX_CACHE.clear();
+    index = shiftedViewIndex(v, h, w);
+    INDEX_CACHE.set(key, index);
+  }
+  return index;
+}
+
 /**
  * The per-pixel mean of the views' scores ([K+1, h, w] each, background first: 1 where the view's border rule made the
  * pixel's group a backdrop group, else 0; then the K group–class scores), over the views that see the pixel.
@@ -72,7 +85,7 @@ export class ViewAverage {
   /** Adds one view's [C, vh, vw] scores, mapped back onto the image. */
   add(scores: ArrayLike<number>, v: View): void {
     const n = this.height * this.width;
-    const index = shiftedViewIndex(v, this.height, this.width);
+    const index = cachedIndex(v, this.height, this.width);
     const vn = scores.length / this.channels;
     for (let p = 0; p < n; p++) {
       const i = index[p];
