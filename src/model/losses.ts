@@ -56,6 +56,8 @@ export interface Losses {
   smoothness: Tensor | null;
   /** The contrast term (weight · mean over images), when asked for. */
   contrast: Tensor | null;
+  /** The separation term (weight · mean over the images it counts), when asked for. */
+  separation: Tensor | null;
   /** The matched noun loss (weight · its cross-entropy), when asked for. */
   matched: Tensor | null;
   /** The noun spread term (weight · nounSpreadLoss), when asked for. */
@@ -81,6 +83,10 @@ export interface LossOptions {
   contrastWeight?: number;
   /** [B, L, L] weights between unlike patches (train/patch-affinity.ts). */
   patchRepulsion?: Tensor | null;
+  /** Weight of separationTerm (0: off); it needs objectRepulsion. */
+  separationWeight?: number;
+  /** [B, L, L] weights between patches of two different objects of the caption, and how many images have any (train/colour-grounding.ts). */
+  objectRepulsion?: { weights: Tensor; images: number } | null;
   /** Weight of matchedNounLoss (0: off); it needs prompts made per distinct noun (TrainBatch.imageKeys). */
   matchWeight?: number;
   /** Which group of each image the matching holds out as its backdrop: none, or the one holding most border patches. */
@@ -188,6 +194,17 @@ export function smoothnessTerm(c: Tensor, affinity: Tensor, weight: number): Ten
  */
 export function contrastTerm(c: Tensor, repulsion: Tensor, weight: number): Tensor {
   return scale(sumAll(mul(c, matmul(repulsion, c))), weight / c.shape[0]);
+}
+
+/**
+ * weight · the mean over the images that name two objects apart of Σ_tu r_tu·c_t·c_u, r the weights between the
+ * patches of two different objects of the caption (train/colour-grounding.ts objectRepulsion): the share of such
+ * pairs that share a final group (0 to 1). An addition to the paper: the tiny preset's final groups hold two objects
+ * of different colours in a quarter of its object groups (README, Training, eighteenth session), which no naming can
+ * undo; the contrast term's weights are mostly object against backdrop.   c: [B, L, S], repulsion: [B, L, L] -> []
+ */
+export function separationTerm(c: Tensor, repulsion: Tensor, images: number, weight: number): Tensor {
+  return contrastTerm(c, repulsion, (weight * c.shape[0]) / Math.max(1, images));
 }
 
 /**
@@ -317,6 +334,8 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const balance = (o.balanceWeight ?? 0) > 0 && logits.length ? assignmentTerm(logits, o.balanceWeight!, o.balanceScope ?? 'image') : null;
   const smoothWeight = o.smoothWeight ?? 0;
   const contrastWeight = o.contrastWeight ?? 0;
+  const separationWeight = o.objectRepulsion ? o.separationWeight ?? 0 : 0;
+  if ((o.separationWeight ?? 0) > 0 && !o.objectRepulsion) throw new Error('groupvitLosses: the separation term needs the object repulsion');
   if (smoothWeight > 0 && !o.patchAffinity) throw new Error('groupvitLosses: the smoothness term needs the patch affinity');
   if (contrastWeight > 0 && !o.patchRepulsion) throw new Error('groupvitLosses: the contrast term needs the patch repulsion');
   const matchWeight = o.matchWeight ?? 0;
@@ -325,10 +344,11 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const groundWeight = o.groundWeight ?? 0;
   const perGroupNouns = pooling !== 'image' || presenceWeight > 0 || spreadWeight > 0 || groundWeight > 0;
   const border = ((matchWeight > 0 && o.matchBackdrop === 'border') || (perGroupNouns && o.multiLabelBackdrop === 'border')) && logits.length > 0;
-  const composite = (smoothWeight > 0 || contrastWeight > 0) && logits.length ? compositeAssignment(logits) : null;
+  const composite = (smoothWeight > 0 || contrastWeight > 0 || separationWeight > 0) && logits.length ? compositeAssignment(logits) : null;
   const smoothness = composite && smoothWeight > 0 ? smoothnessTerm(composite, o.patchAffinity!, smoothWeight) : null;
   const contrast = composite && contrastWeight > 0 ? contrastTerm(composite, o.patchRepulsion!, contrastWeight) : null;
-  const withTerms = (x: Tensor) => [balance, smoothness, contrast].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), x);
+  const separation = composite && separationWeight > 0 ? separationTerm(composite, o.objectRepulsion!.weights, o.objectRepulsion!.images, separationWeight) : null;
+  const withTerms = (x: Tensor) => [balance, smoothness, contrast, separation].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), x);
   const k = b.promptIds && multiLabelScale ? b.promptsPerImage : 0;
   if (matchWeight > 0 && k > 0 && !b.imageKeys) throw new Error('groupvitLosses: the matched noun loss needs prompts made per distinct noun (imageKeys)');
   if (presenceWeight > 0 && k > 0 && !b.imageKeys) throw new Error('groupvitLosses: the presence loss needs prompts made per distinct noun (imageKeys)');
@@ -360,7 +380,7 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const shared = o.contrastiveTargets === 'shared' && b.imageKeys;
   const eye = Tensor.fromArray(shared ? sameKeysTargets(b.imageKeys!) : diagonalTargets(b.batch), [b.batch, b.batch]);
   const contrastive = softCrossEntropy2d(scaledCosine(image, captions, model.logit_scale), eye, eye);
-  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness, contrast, matched: null, presence: null, spread: null, grounded: null };
+  if (!k) return { total: withTerms(contrastive), contrastive, multiLabel: null, balance, smoothness, contrast, separation, matched: null, presence: null, spread: null, grounded: null };
   const prompts = slice(text, 0, b.batch, m);
   const t = b.imageKeys ? ownedKeyTargets(b.imageKeys, b.promptKeys!) : b.promptKeys ? sharedKeyTargets(b.batch, k, b.promptKeys) : multiLabelTargets(b.batch, k);
   const rowT = Tensor.fromArray(t.rows, [b.batch, m]);
@@ -393,5 +413,5 @@ export async function groupvitLosses(model: GroupViTModel, multiLabelScale: Tens
   const grounded = grounding ? groundedNounLoss(groupRows!, groups, o.groundFixedText ? noGrad(() => prompts.view(prompts.shape)) : prompts, multiLabelScale!, b.imageKeys!, b.promptKeys!, groundWeight, assignment!, o.groundingWeights!) : null;
   const nounTerms = [matched, presence, spread, grounded].reduce<Tensor>((acc, t) => (t ? add(acc, t) : acc), multiLabel);
   const total = withTerms(add(contrastive, nounTerms));
-  return { total, contrastive, multiLabel, balance, smoothness, contrast, matched, presence, spread, grounded };
+  return { total, contrastive, multiLabel, balance, smoothness, contrast, separation, matched, presence, spread, grounded };
 }

@@ -67,3 +67,42 @@ export function withGroundingWeights(input: StepInput, gh: number, gw: number): 
   if (!input.imageKeys || !input.imagePhrases) return input;
   return { ...input, groundingWeights: groundingWeights(input.pixels, input.shape, gh, gw, input.imageKeys, input.imagePhrases) };
 }
+
+/**
+ * The separation term's weights (model/losses.ts separationTerm): per image, r_tu = Σ over two different keys n ≠ m of
+ * w_n(t)·w_m(u), the chance that patch t shows one object of the caption and patch u another, normalised to sum to
+ * 1. The contrast term's colour weights are mostly object against backdrop, and a striped backdrop against itself;
+ * these are only ever two objects the caption names apart. Images with fewer than two grounded keys have none (all
+ * zero) and are not counted.   weights: B × [keys_i, L] -> { [B, L, L], images counted }
+ */
+export function objectRepulsion(weights: readonly Float32Array[], l: number): { repulsion: Float32Array; images: number } {
+  const b = weights.length;
+  const out = new Float32Array(b * l * l);
+  let images = 0;
+  weights.forEach((w, i) => {
+    const keys = w.length / l;
+    if (!Number.isInteger(keys)) throw new Error(`objectRepulsion: ${w.length} weights are not whole rows of ${l} patches`);
+    const grounded = Array.from({ length: keys }, (_, k) => k).filter((k) => w.subarray(k * l, (k + 1) * l).some((v) => v > 0));
+    if (grounded.length < 2) return;
+    const base = i * l * l;
+    let total = 0;
+    for (const n of grounded) {
+      for (const m of grounded) {
+        if (n === m) continue;
+        for (let t = 0; t < l; t++) {
+          const wt = w[n * l + t];
+          if (!wt) continue;
+          for (let u = 0; u < l; u++) {
+            const v = wt * w[m * l + u];
+            out[base + t * l + u] += v;
+            total += v;
+          }
+        }
+      }
+    }
+    if (!(total > 0)) return;
+    for (let k = 0; k < l * l; k++) out[base + k] /= total;
+    images++;
+  });
+  return { repulsion: out, images };
+}

@@ -87,6 +87,12 @@ export interface TrainRecipe {
    */
   groupContrast: number;
   /**
+   * Weight of a term asking patches of two different objects of the caption, told apart by its colour words, not to
+   * share a final group (model/losses.ts separationTerm; 0: off, the paper); on the smoothness term's schedule. Needs
+   * multiLabelTargets 'unique' (the batch's noun phrases).
+   */
+  groupSeparation: number;
+  /**
    * Weight of a multi-label loss on the final groups with each image's nouns matched to distinct groups (model/losses.ts
    * matchedNounLoss; 0: off, the paper). Needs multiLabelTargets 'unique'.
    */
@@ -229,7 +235,7 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 64, steps: 1200, lr: 2e-3, warmupSteps: 40, warmupLr: 1e-5, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'unique', contrastiveTargets: 'paper', multiLabelPooling: 'both', multiLabelBackdrop: 'border', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 1, groupNounSpread: 0, groupNounGrounding: 2, groupNounGroundingStart: 300, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
+    dropPath: 0, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'unique', contrastiveTargets: 'paper', multiLabelPooling: 'both', multiLabelBackdrop: 'border', captionColourDrop: 1, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 1, groupBalanceScope: 'image', groupSmoothness: 1, groupSmoothnessStart: 200, groupContrast: 1, groupSeparation: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 1, groupNounSpread: 0, groupNounGrounding: 2, groupNounGroundingStart: 300, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
     checkpointEvery: 100, evalEvery: 0,
   }),
   // A step up for a real GPU: 128×128 scenes, the paper's group counts, ViT-Ti-like width.
@@ -248,14 +254,14 @@ const PRESETS: Record<string, () => TrainRecipe> = {
       },
     }),
     batchSize: 256, steps: 5000, lr: 1.6e-3 * (256 / 4096), warmupSteps: 300, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, groupNounGrounding: 0, groupNounGroundingStart: 0, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
+    dropPath: 0.1, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupSeparation: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, groupNounGrounding: 0, groupNounGroundingStart: 0, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
     checkpointEvery: 500, evalEvery: 1000,
   }),
   // The paper's architecture and recipe (GROUPVIT.md §1.1, §1.6), learning rate scaled linearly with the batch.
   'gcc-yfcc': () => ({
     config: parseConfig({ projection_dim: 256, projection_intermediate_dim: 4096, text_config: PAPER_TEXT, vision_config: {} }),
     batchSize: 4096, steps: 30 * 7000, lr: 1.6e-3, warmupSteps: 2 * 7000, warmupLr: 4e-6, minLr: 4e-5, weightDecay: 0.05, maxNorm: 5,
-    dropPath: 0.1, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, groupNounGrounding: 0, groupNounGroundingStart: 0, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
+    dropPath: 0.1, promptsPerImage: 3, multiLabelWeight: 1, promptTemplates: 'full', promptModifiers: false, phrasePrompts: 'none', multiLabelTargets: 'paper', contrastiveTargets: 'paper', multiLabelPooling: 'image', multiLabelBackdrop: 'none', captionColourDrop: 0, singleObjectSteps: 0, hardAssignment: true, gumbel: true, assignInitGain: 1, groupBalance: 0, groupBalanceScope: 'image', groupSmoothness: 0, groupSmoothnessStart: 0, groupContrast: 0, groupSeparation: 0, groupNounMatching: 0, groupNounMatchingBackdrop: 'none', groupNounMatchingUntil: 0, groupPresence: 0, groupNounSpread: 0, groupNounGrounding: 0, groupNounGroundingStart: 0, groupNounGroundingText: 'train', groupNounTermsUntil: 0, backgroundNoun: '',
     checkpointEvery: 1000, evalEvery: 0,
   }),
 };

@@ -89,7 +89,10 @@ function promptSpecFor(recipe: TrainRecipe): PromptSpec {
 function patchTermsFor(recipe: TrainRecipe): PatchTerms {
   const v = recipe.config.vision_config;
   const grid = v.image_size / v.patch_size;
-  return { gridH: grid, gridW: grid, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0, ...((recipe.groupNounGrounding ?? 0) > 0 ? { groundingFrom: recipe.groupNounGroundingStart ?? 0 } : {}) };
+  // the grounded loss and the separation term both read the colour weights, from the first step either needs them
+  const from = [(recipe.groupNounGrounding ?? 0) > 0 ? recipe.groupNounGroundingStart ?? 0 : Infinity, (recipe.groupSeparation ?? 0) > 0 ? recipe.groupSmoothnessStart ?? 0 : Infinity];
+  const groundingFrom = Math.min(...from);
+  return { gridH: grid, gridW: grid, affinity: (recipe.groupSmoothness ?? 0) > 0, repulsion: (recipe.groupContrast ?? 0) > 0, fromStep: recipe.groupSmoothnessStart ?? 0, ...(groundingFrom < Infinity ? { groundingFrom } : {}) };
 }
 
 /** The generated world's batches as a recipe asks for them (the data worker rebuilds the source from this). */
@@ -109,6 +112,7 @@ export function stepOptionsFor(recipe: TrainRecipe, seed: number): TrainStepOpti
     groupSmoothness: recipe.groupSmoothness ?? 0,
     groupSmoothnessStart: recipe.groupSmoothnessStart ?? 0,
     groupContrast: recipe.groupContrast ?? 0,
+    groupSeparation: recipe.groupSeparation ?? 0,
     groupNounMatching: recipe.groupNounMatching ?? 0,
     groupNounMatchingBackdrop: recipe.groupNounMatchingBackdrop ?? 'none',
     groupNounMatchingUntil: recipe.groupNounMatchingUntil ?? 0,
@@ -225,7 +229,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
       waitedBefore = prefetch ? prefetch.waitedMs : 0;
       appendFileSync(
         metricsPath,
-        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), ...(r.matched === undefined ? {} : { matched: r.matched }), ...(r.presence === undefined ? {} : { presence: r.presence }), ...(r.spread === undefined ? {} : { spread: r.spread }), ...(r.grounded === undefined ? {} : { grounded: r.grounded }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
+        JSON.stringify({ step, loss: r.loss, contrastive: r.contrastive, multi_label: r.multiLabel, grad_norm: r.gradNorm, ...(r.balance === undefined ? {} : { balance: r.balance }), ...(r.smoothness === undefined ? {} : { smoothness: r.smoothness }), ...(r.contrast === undefined ? {} : { contrast: r.contrast }), ...(r.separation === undefined ? {} : { separation: r.separation }), ...(r.matched === undefined ? {} : { matched: r.matched }), ...(r.presence === undefined ? {} : { presence: r.presence }), ...(r.spread === undefined ? {} : { spread: r.spread }), ...(r.grounded === undefined ? {} : { grounded: r.grounded }), lr, images_per_s: imagesPerSecond, data_wait_ms: Math.round(dataWaitMs * 10) / 10 }) + '\n',
       );
       hooks.onStep?.(step, { ...r, lr, imagesPerSecond });
       const skippedNow = prefetch ? prefetch.skippedTotal : source instanceof RecordBatches ? source.index.skipped.total : 0;

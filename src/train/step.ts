@@ -6,7 +6,7 @@ import type { GroupViTModel } from '../model/groupvit.js';
 import { groupvitLosses, type BalanceScope, type ContrastiveTargets, type MatchBackdrop, type MultiLabelPooling } from '../model/losses.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { patchAffinity, patchRepulsion } from './patch-affinity.js';
-import { groundingWeights } from './colour-grounding.js';
+import { groundingWeights, objectRepulsion } from './colour-grounding.js';
 import type { NounPhrase } from '../data/shapes/nouns.js';
 
 export interface StepInput {
@@ -40,6 +40,8 @@ export interface StepResult {
   smoothness?: number;
   /** The contrast term, when the step has one. */
   contrast?: number;
+  /** The separation term, when the step has one. */
+  separation?: number;
   /** The matched noun loss, when the step has one. */
   matched?: number;
   /** The presence loss, when the step has one. */
@@ -75,6 +77,11 @@ export interface TrainStepOptions extends AdamWOptions {
   groupSmoothnessStart?: number;
   /** Weight of the term asking patches of unlike colour not to share a final group (0: off); it follows the smoothness schedule. */
   groupContrast?: number;
+  /**
+   * Weight of the term asking two objects the caption names apart not to share a final group (model/losses.ts
+   * separationTerm; 0: off, the paper); on the smoothness term's schedule. Needs the batch's noun phrases.
+   */
+  groupSeparation?: number;
   /** Weight of the matched noun loss (model/losses.ts matchedNounLoss; 0: off, the paper). */
   groupNounMatching?: number;
   /** Which group of each image the matching holds out as its backdrop (default 'none'). */
@@ -141,6 +148,7 @@ export class TrainStep {
     const step = this.optimizer.step;
     const smoothWeight = groupingTermWeightAt(this.o.groupSmoothness ?? 0, this.o.groupSmoothnessStart ?? 0, step);
     const contrastWeight = groupingTermWeightAt(this.o.groupContrast ?? 0, this.o.groupSmoothnessStart ?? 0, step);
+    const separationWeight = input.imageKeys && input.imagePhrases ? groupingTermWeightAt(this.o.groupSeparation ?? 0, this.o.groupSmoothnessStart ?? 0, step) : 0;
     const until = this.o.groupNounMatchingUntil ?? 0;
     const matchWeight = until > 0 && step >= until ? 0 : this.o.groupNounMatching ?? 0;
     const terms = nounTermsAt(this.o, step);
@@ -151,14 +159,17 @@ export class TrainStep {
       const pairShape = [bsz, (h / p) * (w / p), (h / p) * (w / p)];
       const affinity = smoothWeight > 0 ? Tensor.fromArray(input.patchAffinity ?? patchAffinity(input.pixels, input.shape, h / p, w / p), pairShape) : null;
       const groundWeight = terms.ground;
-      const grounding = groundWeight > 0 && input.imageKeys && input.imagePhrases ? input.groundingWeights ?? groundingWeights(input.pixels, input.shape, h / p, w / p, input.imageKeys, input.imagePhrases) : null;
+      const colourWeights = (groundWeight > 0 || separationWeight > 0) && input.imageKeys && input.imagePhrases ? input.groundingWeights ?? groundingWeights(input.pixels, input.shape, h / p, w / p, input.imageKeys, input.imagePhrases) : null;
+      const grounding = groundWeight > 0 ? colourWeights : null;
+      const objects = separationWeight > 0 && colourWeights ? objectRepulsion(colourWeights, pairShape[1]) : null;
+      const separation = objects ? { weights: Tensor.fromArray(objects.repulsion, pairShape), images: objects.images } : null;
       const repulsion = contrastWeight > 0 ? Tensor.fromArray(input.patchRepulsion ?? patchRepulsion(input.pixels, input.shape, h / p, w / p), pairShape) : null;
       const losses = await groupvitLosses(
         this.model,
         this.multiLabelScale,
         { pixels, captionIds: input.captionIds, promptIds: input.promptIds, promptsPerImage: input.promptsPerImage, batch: bsz, promptKeys: input.promptKeys, imageKeys: input.imageKeys },
         { hard: this.o.hard ?? true, gumbel: this.o.gumbel ?? true, tau: this.o.tau ?? 1, seed: this.o.seed, step },
-        { pooling: terms.pooling, multiLabelWeight: this.o.multiLabelWeight, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: terms.presence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding, groundFixedText: this.o.groupNounGroundingText === 'fixed' },
+        { pooling: terms.pooling, multiLabelWeight: this.o.multiLabelWeight, balanceWeight: this.o.groupBalance, balanceScope: this.o.groupBalanceScope, smoothWeight, patchAffinity: affinity, contrastWeight, patchRepulsion: repulsion, separationWeight, objectRepulsion: separation, matchWeight, matchBackdrop: this.o.groupNounMatchingBackdrop, contrastiveTargets: this.o.contrastiveTargets, multiLabelBackdrop: this.o.multiLabelBackdrop, presenceWeight: terms.presence, spreadWeight: this.o.groupNounSpread, groundWeight: grounding ? groundWeight : 0, groundingWeights: grounding, groundFixedText: this.o.groupNounGroundingText === 'fixed' },
       );
       backward(losses.total);
       this.optimizer.update(lr);
@@ -166,13 +177,14 @@ export class TrainStep {
         p.grad?.release();
         p.grad = null;
       }
-      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, losses.presence ?? losses.contrastive, losses.spread ?? losses.contrastive, losses.grounded ?? losses.contrastive, this.optimizer.scalars];
+      const parts = [losses.total, losses.contrastive, losses.multiLabel ?? losses.contrastive, losses.balance ?? losses.contrastive, losses.smoothness ?? losses.contrastive, losses.contrast ?? losses.contrastive, losses.matched ?? losses.contrastive, losses.presence ?? losses.contrastive, losses.spread ?? losses.contrastive, losses.grounded ?? losses.contrastive, losses.separation ?? losses.contrastive, this.optimizer.scalars];
       return noGrad(() => concat(parts.map((t) => t.view([t.size])), 0)).toArray();
     });
-    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[10] };
+    const r: StepResult = { loss: values[0], contrastive: values[1], multiLabel: this.multiLabelScale ? values[2] : 0, gradNorm: values[11] };
     if (this.o.groupBalance) r.balance = values[3];
     if (smoothWeight > 0) r.smoothness = values[4];
     if (contrastWeight > 0) r.contrast = values[5];
+    if (separationWeight > 0) r.separation = values[10];
     if (matchWeight > 0 && this.multiLabelScale) r.matched = values[6];
     if (terms.presence > 0 && this.multiLabelScale) r.presence = values[7];
     if ((this.o.groupNounSpread ?? 0) > 0 && this.multiLabelScale) r.spread = values[8];
