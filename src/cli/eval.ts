@@ -38,7 +38,9 @@ function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixe
         `  groups used per image           ${d.groupsPerImage.toFixed(2)}\n` +
         `  group purity                    ${pct(d.groupPurity)}\n  mIoU with oracle background     ${(d.oracleBackgroundMIoU * 100).toFixed(1)}\n` +
         `  mIoU with oracle group names    ${(d.oracleNamingMIoU * 100).toFixed(1)}\n` +
-        `  object's share of its group     ${pct(d.objectGroupShare)}\n  object's group named as it      ${pct(d.objectGroupNamed)}\n` +
+        `  object's share of its group     ${pct(d.objectGroupShare)}\n` +
+        `  objects sharing their group     ${pct(d.objectsSharingGroup)} (scenes of 2+ objects)\n` +
+        `  object's group named as it      ${pct(d.objectGroupNamed)}\n` +
         (d.objectGroupNamedByObjects?.length ? `  ... by objects in the scene     ${d.objectGroupNamedByObjects.map(([n, v], i) => `${i + 1}: ${pct(v)} (${n} scenes)`).join(', ')}\n` : '') +
         `  ... named a shape not in it     ${pct(d.objectGroupNamedAbsent)}\n  ... named the image's top class ${pct(d.objectGroupNamedImageTop)}\n` +
         `  backdrop's group named a shape  ${pct(d.backgroundGroupNamed)}\n` +

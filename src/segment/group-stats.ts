@@ -29,6 +29,11 @@ export interface GroupDiagnostics {
    * the image, they cut the picture without regard to them.
    */
   objectGroupShare: number;
+  /**
+   * Over the objects of scenes with two or more, the share whose best group (as above) is also another object's best
+   * group: objects merged into one group, which one name cannot get right (README, Training, eighteenth session).
+   */
+  objectsSharingGroup: number;
   /** Share of objects whose best group (as above) is named as the object: the naming, group by group. */
   objectGroupNamed: number;
   /**
@@ -115,6 +120,8 @@ export class GroupStats {
   private objects = 0;
   private objectShare = 0;
   private objectNamed = 0;
+  private severalObjects = 0;
+  private sharing = 0;
   private objectNamedAbsent = 0;
   private objectNamedImageTop = 0;
   private backgroundImages = 0;
@@ -174,6 +181,12 @@ export class GroupStats {
       this.recall[n - 1].scenes++;
       this.recall[n - 1].hits += order.slice(0, n).filter((k) => best.has(k + 1)).length;
     }
+    if (n > 1) {
+      const owners = new Map<number, number>();
+      for (const { group } of best.values()) owners.set(group, (owners.get(group) ?? 0) + 1);
+      this.severalObjects += n;
+      for (const { group } of best.values()) if (owners.get(group)! > 1) this.sharing++;
+    }
     for (const [label, { group, pixels }] of best) {
       let total = 0;
       for (const v of perGroup.get(group)!.values()) total += v;
@@ -212,6 +225,7 @@ export class GroupStats {
       oracleBackgroundMIoU: this.oracle.mean(),
       oracleNamingMIoU: this.oracleNaming.mean(),
       objectGroupShare: this.objectShare / Math.max(this.objects, 1),
+      objectsSharingGroup: this.sharing / Math.max(this.severalObjects, 1),
       objectGroupNamed: this.objectNamed / Math.max(this.objects, 1),
       objectGroupNamedAbsent: this.objectNamedAbsent / Math.max(this.objects, 1),
       objectGroupNamedImageTop: this.objectNamedImageTop / Math.max(this.objects, 1),

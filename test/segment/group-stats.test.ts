@@ -37,6 +37,17 @@ test('GroupStats: each object\'s share of its best group and whether that group 
   assert.equal(r.objectGroupNamedImageTop, 1 / 2);
 });
 
+test('GroupStats: objects of a scene of several whose best group is another object\'s too', () => {
+  const s = new GroupStats(4);
+  // labels 1 and 2 both mostly in group 0, label 3 alone in group 1: two of three objects share
+  s.add(Int32Array.from([0, 0, 0, 1, 1, 2]), Int32Array.from([0, 2, 1]), [1, 1, 2, 3, 3, 0], 0);
+  // labels 1 and 2 in groups of their own: none share
+  s.add(Int32Array.from([0, 1, 2, 2]), Int32Array.from([0, 1, 2]), [1, 2, 0, 0], 0);
+  // one object: not counted
+  s.add(Int32Array.from([0, 0, 1, 1]), Int32Array.from([0, 1]), [1, 1, 0, 0], 0);
+  assert.equal(s.report().objectsSharingGroup, 2 / 5);
+});
+
 test('GroupStats: whether the largest mostly-background group is named with a shape of the image', () => {
   const s = new GroupStats(3);
   // Group 0: 3 background pixels, group 1: 1 background pixel (both mostly background), group 2: label 1 (class 0).
