@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { initGpu, releaseGpu } from '../src/gpu/runtime.js';
+import { trainPreset } from '../src/train/presets.js';
+import { parseConfig } from '../src/model/config.js';
 
 /** Opens the device before the file's tests and releases it after, so the process exits. */
 export function useGpu(): void {
@@ -84,4 +86,15 @@ export function weightedSum(y: ArrayLike<number>, w: ArrayLike<number>): number 
   let s = 0;
   for (let i = 0; i < y.length; i++) s += y[i] * w[i];
   return s;
+}
+
+/** The tiny preset's world and prompts on a model small enough for a test: one layer a stage, width 16. */
+export function smallPresetConfig(imageSize: number, groups: [number, number]) {
+  const recipe = trainPreset('tiny');
+  return parseConfig({
+    ...JSON.parse(JSON.stringify(recipe.config)),
+    vision_config: { ...recipe.config.vision_config, hidden_size: 16, intermediate_size: 32, num_attention_heads: 2, image_size: imageSize, depths: [1, 1, 1], num_group_tokens: [...groups, 0], num_output_groups: [...groups, groups[1]] },
+    text_config: { ...recipe.config.text_config, hidden_size: 16, intermediate_size: 32, num_attention_heads: 2, num_hidden_layers: 1 },
+    projection_dim: 16, projection_intermediate_dim: 32,
+  });
 }

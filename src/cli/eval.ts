@@ -15,7 +15,7 @@ import { testViews } from '../segment/views.js';
 
 type EvalOptions = AdapterOptions & {
   weights?: string; data?: string; count?: string; seed?: string; bgThresh?: string; bgBorder?: string; json?: boolean;
-  classes?: string; split?: string; protocol?: 'paper' | 'fast'; augment?: string; refine?: string;
+  classes?: string; split?: string; protocol?: 'paper' | 'fast'; augment?: string; refine?: string; isolate?: boolean;
 };
 
 function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; bgBorder?: number | null; augment?: string; refine?: string; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
@@ -92,7 +92,10 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   if (!opts.weights) throw new UserError('Pass --weights DIR (a folder with config.json and model.safetensors).');
   const data = opts.data ?? 'synthetic';
   const bgBorder = parseBorderShare(opts.bgBorder);
-  if (data !== 'synthetic') return evalVoc(opts, data, bgBorder);
+  if (data !== 'synthetic') {
+    if (opts.isolate) throw new UserError('--isolate works on the generated scenes only, not a VOC folder.');
+    return evalVoc(opts, data, bgBorder);
+  }
   const count = Number(opts.count ?? 500);
   if (!Number.isInteger(count) || count < 1) throw new UserError(`--count must be a positive integer (got '${opts.count}').`);
   // an explicit --bg-thresh / --bg-border, else the model's calibrated rule (groupvit calibrate), else the paper's
@@ -104,14 +107,15 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   const augment = opts.augment !== undefined ? parseAugment(opts.augment) : calibratedAugment(join(opts.weights, 'config.json'));
   // an explicit --refine, else the refinement the model's rule was calibrated with
   const refine = parseRefine(opts.refine) ?? calibratedRefine(join(opts.weights, 'config.json'));
+  if (opts.isolate && augment !== 'none') throw new UserError(`--isolate names the groups of the image alone: add --augment none (this model's views are ${augment}).`);
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'eval |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(count, 0);
     const rep = await evaluateShapes(model, tok, {
-      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, augment, refine, onProgress: (n) => bar.update(n),
+      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, augment, refine, isolate: !!opts.isolate, onProgress: (n) => bar.update(n),
     });
     bar.stop();
     const own = opts.bgThresh === undefined && bgBorder === undefined && calibrated !== undefined;
-    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine }, augment === 'none' ? 'held-out scenes' : `held-out scenes, ${testViews(augment, config.vision_config.patch_size).length} views each (${augment})`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine }, augment === 'none' ? `held-out scenes${opts.isolate ? ', each object group also named alone' : ''}` : `held-out scenes, ${testViews(augment, config.vision_config.patch_size).length} views each (${augment})`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
   });
 }

@@ -9,6 +9,9 @@ import { GroupStats, meanClassCosine, type GroupDiagnostics } from '../segment/g
 import type { Refine } from '../segment/pamr.js';
 import { argmaxChannels, type Augment } from '../segment/dihedral.js';
 import { shiftedViewImage, testViews, ViewAverage } from '../segment/views.js';
+import { borderGroups, predictAt } from '../segment/zero-shot.js';
+import { classProbabilities, isolatedGroupImages, withIsolatedNames } from '../segment/isolate.js';
+import type { RgbImage } from '../io/image.js';
 
 export interface ShapesEvalOptions {
   seed: number;
@@ -23,6 +26,8 @@ export interface ShapesEvalOptions {
   augment?: Augment;
   /** Group maps refined on each image's colour edges (segment/pamr.ts). Default none. */
   refine?: Refine;
+  /** Each object group also named from an image of it alone (segment/isolate.ts); with the image alone only. */
+  isolate?: boolean;
   onProgress?: (done: number) => void;
 }
 
@@ -35,6 +40,30 @@ export interface EvalReport {
   /** Objects (a class present in a scene) segmented with IoU above 0.5 in their scene, and scenes with all of them. */
   objects: { found: number; total: number; scenesAllFound: number };
   diagnostics: GroupDiagnostics;
+}
+
+/**
+ * The predictions of segmentEncoded with every object group's scores combined with those of an image of it alone
+ * (segment/isolate.ts), the images of the whole batch encoded together.   -> B × [H·W]
+ */
+export async function isolatedPredictions(model: GroupViTModel, images: readonly RgbImage[], e: EncodedBatch, refined: Float32Array[] | null, emb: Float32Array, numClasses: number, bgThresh: number, border: number | null): Promise<Int32Array[]> {
+  const segs = images.map((_, i) => segmentEncoded(e, i, emb, numClasses, bgThresh, border, refined?.[i] ?? null));
+  const G = segs[0].affinity.length / numClasses;
+  const backdrops = segs.map((r) => (border === null ? null : borderGroups(r.groupIndex, e.height, e.width, G, border)));
+  const cut = images.map((img, i) => isolatedGroupImages(img, segs[i].groupIndex, backdrops[i] ?? new Array<boolean>(G).fill(false)));
+  const all = cut.flatMap((c) => c.images);
+  const probs: Float64Array[] = [];
+  const CHUNK = 64;
+  for (let start = 0; start < all.length; start += CHUNK) {
+    const enc = await encodeBatch(model, all.slice(start, start + CHUNK));
+    const p = enc.embeds.length / enc.size;
+    for (let j = 0; j < enc.size; j++) probs.push(classProbabilities(enc.embeds.subarray(j * p, (j + 1) * p), emb, numClasses, enc.logitScale));
+  }
+  let next = 0;
+  return segs.map((r, i) => {
+    const mine = probs.slice(next, (next += cut[i].groups.length));
+    return predictAt(r.groupIndex, withIsolatedNames(r.affinity, numClasses, cut[i].groups, mine), numClasses, bgThresh, backdrops[i]);
+  });
 }
 
 /** Zero-shot mIoU on held-out generated scenes (the eval split: seeds no training batch ever draws), background included. */
@@ -55,7 +84,9 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
     const views = testViews(o.augment ?? 'none', model.config.vision_config.patch_size);
     const refine = o.refine ?? 'none';
     const border = o.bgBorder ?? null;
-    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, bgThresh, border, false, refine, views.length > 1);
+    if (o.isolate && views.length > 1) throw new Error('evaluateShapes: isolated naming works on the image alone, not with test-time views');
+    const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, bgThresh, border, false, refine, views.length > 1 || !!o.isolate);
+    if (o.isolate) seg.pred = await isolatedPredictions(model, samples.map((s) => s.image), seg.encoded!.e, seg.encoded!.refined, emb, SHAPES.length, bgThresh, border);
     // the group diagnostics describe the image as it is; the masks scored are the views' (views.ts)
     if (views.length > 1) {
       const [h, w, c] = [o.imageSize, o.imageSize, SHAPES.length + 1];

@@ -4,7 +4,7 @@
 // loss against float64 with finite differences, and a training step that reports it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randn, useGpu } from '../helpers.js';
+import { randn, smallPresetConfig, useGpu } from '../helpers.js';
 import { gradCheck } from '../gradcheck.js';
 import { scaledCosineRef, twoWayCrossEntropyRef } from '../noun-loss-ref.js';
 import { COLOUR_WORDS, colourWordOf, colourWordsIn, hueOf } from '../../src/data/colour-words.js';
@@ -15,12 +15,10 @@ import { groundedNounLoss, groupvitLosses } from '../../src/model/losses.js';
 import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
 import { backward } from '../../src/tensor/tape.js';
 import { normalizeImages } from '../../src/io/normalize-pixels.js';
-import { trainPreset } from '../../src/train/presets.js';
 import { ShapesBatches } from '../../src/train/batches.js';
 import { loadTokenizer } from '../../src/data/tokenizer/index.js';
 import { GroupViTModel } from '../../src/model/groupvit.js';
 import { TrainStep } from '../../src/train/step.js';
-import { parseConfig } from '../../src/model/config.js';
 
 useGpu();
 
@@ -139,17 +137,6 @@ test('grounded noun loss: 3 images × 3 groups on 5 patches against 5 prompts, w
     ref: (xs) => Float64Array.of(groundedRef(xs[0], xs[1], xs[2][0], 7, 3, imageKeys, promptKeys, assignment, weights, 0.8)), atol: 2e-5, gradAtol: 2e-4,
   });
 });
-
-/** The tiny preset's world and prompts on a model small enough for a test: one layer a stage, width 16. */
-function smallPresetConfig(imageSize: number, groups: [number, number]) {
-  const recipe = trainPreset('tiny');
-  return parseConfig({
-    ...JSON.parse(JSON.stringify(recipe.config)),
-    vision_config: { ...recipe.config.vision_config, hidden_size: 16, intermediate_size: 32, num_attention_heads: 2, image_size: imageSize, depths: [1, 1, 1], num_group_tokens: [...groups, 0], num_output_groups: [...groups, groups[1]] },
-    text_config: { ...recipe.config.text_config, hidden_size: 16, intermediate_size: 32, num_attention_heads: 2, num_hidden_layers: 1 },
-    projection_dim: 16, projection_intermediate_dim: 32,
-  });
-}
 
 /**
  * A small model on the tiny preset's world (64×64 scenes, an 8×8 grid, 8 then 4 groups) and a batch of 6 scenes. Its

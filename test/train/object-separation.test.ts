@@ -3,16 +3,14 @@
 // (0 apart, 1 together, the share in between), its mean over the images it counts, and a training step that reports it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useGpu } from '../helpers.js';
+import { smallPresetConfig, useGpu } from '../helpers.js';
 import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
 import { compositeAssignment, separationTerm } from '../../src/model/losses.js';
 import { objectRepulsion } from '../../src/train/colour-grounding.js';
-import { trainPreset } from '../../src/train/presets.js';
 import { ShapesBatches } from '../../src/train/batches.js';
 import { loadTokenizer } from '../../src/data/tokenizer/index.js';
 import { GroupViTModel } from '../../src/model/groupvit.js';
 import { TrainStep, groupingTermWeightAt } from '../../src/train/step.js';
-import { parseConfig } from '../../src/model/config.js';
 
 useGpu();
 
@@ -48,13 +46,7 @@ test('separation term: 0 with the objects apart, 1 in one group, the shared shar
 });
 
 test('a training step with the separation term reports it in [0, weight] from its start, and not before', async () => {
-  const recipe = trainPreset('tiny');
-  const config = parseConfig({
-    ...JSON.parse(JSON.stringify(recipe.config)),
-    vision_config: { ...recipe.config.vision_config, hidden_size: 16, intermediate_size: 32, num_attention_heads: 2, depths: [1, 1, 1], num_group_tokens: [8, 4, 0], num_output_groups: [8, 4, 4] },
-    text_config: { ...recipe.config.text_config, hidden_size: 16, intermediate_size: 32, num_attention_heads: 2, num_hidden_layers: 1 },
-    projection_dim: 16, projection_intermediate_dim: 32,
-  });
+  const config = smallPresetConfig(64, [8, 4]);
   const tok = loadTokenizer('/nonexistent', config);
   const input = new ShapesBatches(4, 6, 64, tok, { k: 2, templates: 'simple', withModifiers: false, sharedTargets: true, uniquePrompts: true, captionColourDrop: 1 }).batch(0);
   const model = new GroupViTModel(config, 4);

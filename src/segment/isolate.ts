@@ -1,0 +1,99 @@
+// Naming a final group from an image of it alone. The tiny models' group tokens name a group worse than the pooled
+// embedding names a scene of one object: in scenes of several objects each group's token carries the scene as much
+// as its own object (README, Training, eighteenth session). So each object group's pixels are cut out onto the
+// backdrop's mean colour, the image encoded again, and its pooled embedding's class probabilities are combined with
+// the group's own scores (their geometric mean). The group's mask is first grown through the pixels of its colour:
+// the token grid's maps are coarse (8×8 pixels a token here), and a shape cut along them is named worse.
+import type { RgbImage } from '../io/image.js';
+
+/** A pixel joins a grown group when nearer the group's mean colour than the backdrop's and within this RGB distance of it. */
+export const GROW_MAX_DISTANCE = 70;
+
+/** The mean RGB colour of the pixels whose group is flagged (all pixels when none is). */
+function meanColour(image: RgbImage, groupIndex: Int32Array, flagged: (g: number) => boolean): [number, number, number] {
+  const sum = [0, 0, 0];
+  let n = 0;
+  for (let p = 0; p < groupIndex.length; p++) {
+    if (!flagged(groupIndex[p])) continue;
+    for (let c = 0; c < 3; c++) sum[c] += image.data[p * 3 + c];
+    n++;
+  }
+  if (!n) return meanColour(image, groupIndex, () => true);
+  return [sum[0] / n, sum[1] / n, sum[2] / n];
+}
+
+/**
+ * The group's pixels, grown through 4-connected pixels nearer its mean colour than the backdrop colour and within
+ * GROW_MAX_DISTANCE of it (the group's own pixels of another colour are left out).   groupIndex:[H·W] -> [H·W] 0/1
+ */
+export function grownGroupMask(image: RgbImage, groupIndex: Int32Array, group: number, backdrop: readonly number[]): Uint8Array {
+  const { width: w, height: h, data } = image;
+  const own = meanColour(image, groupIndex, (g) => g === group);
+  const d2 = (p: number, c: readonly number[]) => (data[p * 3] - c[0]) ** 2 + (data[p * 3 + 1] - c[1]) ** 2 + (data[p * 3 + 2] - c[2]) ** 2;
+  const like = (p: number) => d2(p, own) < d2(p, backdrop) && d2(p, own) < GROW_MAX_DISTANCE ** 2;
+  const keep = new Uint8Array(w * h);
+  const stack: number[] = [];
+  for (let p = 0; p < w * h; p++) {
+    if (groupIndex[p] === group && like(p)) {
+      keep[p] = 1;
+      stack.push(p);
+    }
+  }
+  while (stack.length) {
+    const p = stack.pop()!;
+    const y = Math.floor(p / w);
+    const x = p - y * w;
+    for (const [yy, xx] of [[y + 1, x], [y - 1, x], [y, x + 1], [y, x - 1]]) {
+      if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+      const q = yy * w + xx;
+      if (!keep[q] && like(q)) {
+        keep[q] = 1;
+        stack.push(q);
+      }
+    }
+  }
+  return keep;
+}
+
+/**
+ * One image per object group (every group that owns a pixel and is not a backdrop group): its grown mask kept, every
+ * other pixel painted the backdrop groups' mean colour.   groupIndex:[H·W], backdrop:[G] -> the groups and their images
+ */
+export function isolatedGroupImages(image: RgbImage, groupIndex: Int32Array, backdrop: readonly boolean[]): { groups: number[]; images: RgbImage[] } {
+  const fill = meanColour(image, groupIndex, (g) => backdrop[g]);
+  const owned = new Set(groupIndex);
+  const groups = [...owned].filter((g) => !backdrop[g]).sort((a, b) => a - b);
+  const images = groups.map((g) => {
+    const keep = grownGroupMask(image, groupIndex, g, fill);
+    const data = new Uint8Array(image.data);
+    for (let p = 0; p < keep.length; p++) if (!keep[p]) for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.round(fill[c]);
+    return { width: image.width, height: image.height, data };
+  });
+  return { groups, images };
+}
+
+/** softmax over classes of scale · cos(embedding, class): the pooled embedding's class probabilities.   embed:[P], classEmb:[K, P] -> [K] */
+export function classProbabilities(embed: ArrayLike<number>, classEmb: ArrayLike<number>, numClasses: number, scale: number): Float64Array {
+  const p = embed.length;
+  let norm = 0;
+  for (let i = 0; i < p; i++) norm += embed[i] ** 2;
+  norm = Math.max(Math.sqrt(norm), 1e-12);
+  const raw = Float64Array.from({ length: numClasses }, (_, k) => {
+    let dot = 0;
+    for (let i = 0; i < p; i++) dot += embed[i] * classEmb[k * p + i];
+    return (scale * dot) / norm;
+  });
+  const m = Math.max(...raw);
+  const e = raw.map((v) => Math.exp(v - m));
+  const z = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / z);
+}
+
+/** The group–class scores with each isolated group's row the geometric mean of its own and its image's probabilities.   affinity:[G, K] -> [G, K] */
+export function withIsolatedNames(affinity: Float64Array, numClasses: number, groups: readonly number[], probs: readonly Float64Array[]): Float64Array {
+  const out = Float64Array.from(affinity);
+  groups.forEach((g, i) => {
+    for (let k = 0; k < numClasses; k++) out[g * numClasses + k] = Math.sqrt(affinity[g * numClasses + k] * probs[i][k]);
+  });
+  return out;
+}
