@@ -107,7 +107,6 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   const augment = opts.augment !== undefined ? parseAugment(opts.augment) : calibratedAugment(join(opts.weights, 'config.json'));
   // an explicit --refine, else the refinement the model's rule was calibrated with
   const refine = parseRefine(opts.refine) ?? calibratedRefine(join(opts.weights, 'config.json'));
-  if (opts.isolate && augment !== 'none') throw new UserError(`--isolate names the groups of the image alone: add --augment none (this model's views are ${augment}).`);
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'eval |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(count, 0);
@@ -116,6 +115,6 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
     });
     bar.stop();
     const own = opts.bgThresh === undefined && bgBorder === undefined && calibrated !== undefined;
-    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine }, augment === 'none' ? `held-out scenes${opts.isolate ? ', each object group also named alone' : ''}` : `held-out scenes, ${testViews(augment, config.vision_config.patch_size).length} views each (${augment})`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine }, `held-out scenes${augment === 'none' ? '' : `, ${testViews(augment, config.vision_config.patch_size).length} views each (${augment})`}${opts.isolate ? ', each object group also named alone' : ''}`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
   });
 }

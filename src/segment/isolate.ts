@@ -97,3 +97,18 @@ export function withIsolatedNames(affinity: Float64Array, numClasses: number, gr
   });
   return out;
 }
+
+/**
+ * A view's [K+1, H·W] scores from its groups, as zeroShotSegment's with threshold 0: the background channel 1 on the
+ * backdrop groups' pixels (none when null), the classes' channels each pixel's group's scores (views.ts averages them).
+ */
+export function groupScores(groupIndex: Int32Array, affinity: Float64Array, numClasses: number, backdrop: readonly boolean[] | null): Float64Array {
+  const n = groupIndex.length;
+  const out = new Float64Array((numClasses + 1) * n);
+  for (let p = 0; p < n; p++) {
+    const g = groupIndex[p];
+    out[p] = backdrop?.[g] ? 1 : 0;
+    for (let k = 0; k < numClasses; k++) out[(k + 1) * n + p] = affinity[g * numClasses + k];
+  }
+  return out;
+}

@@ -10,7 +10,7 @@ import type { Refine } from '../segment/pamr.js';
 import { argmaxChannels, type Augment } from '../segment/dihedral.js';
 import { shiftedViewImage, testViews, ViewAverage } from '../segment/views.js';
 import { borderGroups, predictAt } from '../segment/zero-shot.js';
-import { classProbabilities, isolatedGroupImages, withIsolatedNames } from '../segment/isolate.js';
+import { classProbabilities, groupScores, isolatedGroupImages, withIsolatedNames } from '../segment/isolate.js';
 import type { RgbImage } from '../io/image.js';
 
 export interface ShapesEvalOptions {
@@ -26,7 +26,7 @@ export interface ShapesEvalOptions {
   augment?: Augment;
   /** Group maps refined on each image's colour edges (segment/pamr.ts). Default none. */
   refine?: Refine;
-  /** Each object group also named from an image of it alone (segment/isolate.ts); with the image alone only. */
+  /** Each object group (of every view) also named from an image of it alone (segment/isolate.ts). Default off. */
   isolate?: boolean;
   onProgress?: (done: number) => void;
 }
@@ -43,11 +43,11 @@ export interface EvalReport {
 }
 
 /**
- * The predictions of segmentEncoded with every object group's scores combined with those of an image of it alone
- * (segment/isolate.ts), the images of the whole batch encoded together.   -> B × [H·W]
+ * segmentEncoded's groups of each image with every object group's scores combined with those of an image of it alone
+ * (segment/isolate.ts), the images of the whole batch encoded together; backdrop: the border rule's groups (null: none).
  */
-export async function isolatedPredictions(model: GroupViTModel, images: readonly RgbImage[], e: EncodedBatch, refined: Float32Array[] | null, emb: Float32Array, numClasses: number, bgThresh: number, border: number | null): Promise<Int32Array[]> {
-  const segs = images.map((_, i) => segmentEncoded(e, i, emb, numClasses, bgThresh, border, refined?.[i] ?? null));
+export async function isolatedGroupScores(model: GroupViTModel, images: readonly RgbImage[], e: EncodedBatch, refined: Float32Array[] | null, emb: Float32Array, numClasses: number, border: number | null): Promise<{ groupIndex: Int32Array; affinity: Float64Array; backdrop: boolean[] | null }[]> {
+  const segs = images.map((_, i) => segmentEncoded(e, i, emb, numClasses, null, null, refined?.[i] ?? null));
   const G = segs[0].affinity.length / numClasses;
   const backdrops = segs.map((r) => (border === null ? null : borderGroups(r.groupIndex, e.height, e.width, G, border)));
   const cut = images.map((img, i) => isolatedGroupImages(img, segs[i].groupIndex, backdrops[i] ?? new Array<boolean>(G).fill(false)));
@@ -60,10 +60,13 @@ export async function isolatedPredictions(model: GroupViTModel, images: readonly
     for (let j = 0; j < enc.size; j++) probs.push(classProbabilities(enc.embeds.subarray(j * p, (j + 1) * p), emb, numClasses, enc.logitScale));
   }
   let next = 0;
-  return segs.map((r, i) => {
-    const mine = probs.slice(next, (next += cut[i].groups.length));
-    return predictAt(r.groupIndex, withIsolatedNames(r.affinity, numClasses, cut[i].groups, mine), numClasses, bgThresh, backdrops[i]);
-  });
+  return segs.map((r, i) => ({ groupIndex: r.groupIndex, affinity: withIsolatedNames(r.affinity, numClasses, cut[i].groups, probs.slice(next, (next += cut[i].groups.length))), backdrop: backdrops[i] }));
+}
+
+/** The predictions of isolatedGroupScores under the background rule (zero-shot.ts predictAt).   -> B × [H·W] */
+export async function isolatedPredictions(model: GroupViTModel, images: readonly RgbImage[], e: EncodedBatch, refined: Float32Array[] | null, emb: Float32Array, numClasses: number, bgThresh: number, border: number | null): Promise<Int32Array[]> {
+  const groups = await isolatedGroupScores(model, images, e, refined, emb, numClasses, border);
+  return groups.map((r) => predictAt(r.groupIndex, r.affinity, numClasses, bgThresh, r.backdrop));
 }
 
 /** Zero-shot mIoU on held-out generated scenes (the eval split: seeds no training batch ever draws), background included. */
@@ -84,21 +87,23 @@ export async function evaluateShapes(model: GroupViTModel, tok: Tokenizer, o: Sh
     const views = testViews(o.augment ?? 'none', model.config.vision_config.patch_size);
     const refine = o.refine ?? 'none';
     const border = o.bgBorder ?? null;
-    if (o.isolate && views.length > 1) throw new Error('evaluateShapes: isolated naming works on the image alone, not with test-time views');
     const seg = await segmentBatch(model, samples.map((s) => s.image), emb, SHAPES.length, bgThresh, border, false, refine, views.length > 1 || !!o.isolate);
-    if (o.isolate) seg.pred = await isolatedPredictions(model, samples.map((s) => s.image), seg.encoded!.e, seg.encoded!.refined, emb, SHAPES.length, bgThresh, border);
+    if (o.isolate && views.length === 1) seg.pred = await isolatedPredictions(model, samples.map((s) => s.image), seg.encoded!.e, seg.encoded!.refined, emb, SHAPES.length, bgThresh, border);
     // the group diagnostics describe the image as it is; the masks scored are the views' (views.ts)
     if (views.length > 1) {
       const [h, w, c] = [o.imageSize, o.imageSize, SHAPES.length + 1];
       const avgs = samples.map(() => new ViewAverage(c, h, w));
       // threshold 0: each view's background channel is its border rule alone, the threshold comes after the average
-      const addViews = (e: EncodedBatch, refined: Float32Array[] | null, v: (typeof views)[number]) =>
-        samples.forEach((_, i) => avgs[i].add(segmentEncoded(e, i, emb, SHAPES.length, 0, border, refined?.[i] ?? null).logits, v));
-      addViews(seg.encoded!.e, seg.encoded!.refined, views[0]);
+      const addViews = async (images: RgbImage[], e: EncodedBatch, refined: Float32Array[] | null, v: (typeof views)[number]) => {
+        if (!o.isolate) return samples.forEach((_, i) => avgs[i].add(segmentEncoded(e, i, emb, SHAPES.length, 0, border, refined?.[i] ?? null).logits, v));
+        const groups = await isolatedGroupScores(model, images, e, refined, emb, SHAPES.length, border);
+        groups.forEach((r, i) => avgs[i].add(groupScores(r.groupIndex, r.affinity, SHAPES.length, r.backdrop), v));
+      };
+      await addViews(samples.map((s) => s.image), seg.encoded!.e, seg.encoded!.refined, views[0]);
       for (const view of views.slice(1)) {
         const images = samples.map((s) => shiftedViewImage(s.image, view));
         const e = await encodeBatch(model, images);
-        addViews(e, refine === 'pamr' ? await refinedGroupMaps(e, images) : null, view);
+        await addViews(images, e, refine === 'pamr' ? await refinedGroupMaps(e, images) : null, view);
       }
       seg.pred = avgs.map((a) => argmaxChannels(a.decide(bgThresh), c, h * w));
     }

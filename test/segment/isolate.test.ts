@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { smallPresetConfig, useGpu } from '../helpers.js';
-import { classProbabilities, grownGroupMask, isolatedGroupImages, withIsolatedNames } from '../../src/segment/isolate.js';
+import { classProbabilities, groupScores, grownGroupMask, isolatedGroupImages, withIsolatedNames } from '../../src/segment/isolate.js';
 import type { RgbImage } from '../../src/io/image.js';
 import { GroupViTModel } from '../../src/model/groupvit.js';
 import { ShapesDataset } from '../../src/data/shapes/dataset.js';
@@ -69,6 +69,12 @@ test('classProbabilities and withIsolatedNames: softmax of scaled cosines; the g
   const out = withIsolatedNames(aff, 3, [1], [Float64Array.of(0.4, 0.5, 0.6)]);
   assert.deepEqual(Array.from(out.subarray(0, 3)), [0.1, 0.2, 0.3]);
   [0.4, 0.5, 0.6].forEach((v, k) => assert.ok(Math.abs(out[3 + k] - v) < 1e-12));
+});
+
+test('groupScores: the background channel on the backdrop groups\' pixels, each class its pixel\'s group\'s score', () => {
+  const out = groupScores(Int32Array.of(0, 1, 1), Float64Array.of(0.1, 0.2, 0.3, 0.4), 2, [true, false]);
+  assert.deepEqual(Array.from(out), [1, 0, 0, 0.1, 0.3, 0.3, 0.2, 0.4, 0.4]);
+  assert.deepEqual(Array.from(groupScores(Int32Array.of(1), Float64Array.of(0.1, 0.2, 0.3, 0.4), 2, null)), [0, 0.3, 0.4]);
 });
 
 test('isolatedPredictions: a batch of scenes equals the same steps one scene at a time', async () => {

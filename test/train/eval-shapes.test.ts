@@ -13,7 +13,11 @@ import { ShapesDataset } from '../../src/data/shapes/dataset.js';
 import { Tensor, tidyAsync } from '../../src/tensor/tensor.js';
 import { noGradAsync } from '../../src/tensor/tape.js';
 import { normalizeImages } from '../../src/io/normalize-pixels.js';
-import { evaluateShapes } from '../../src/train/eval-shapes.js';
+import { evaluateShapes, isolatedGroupScores, isolatedPredictions } from '../../src/train/eval-shapes.js';
+import { classEmbeddings, encodeBatch } from '../../src/train/evaluate.js';
+import { groupScores } from '../../src/segment/isolate.js';
+import { shiftedViewImage, testViews, ViewAverage } from '../../src/segment/views.js';
+import { argmaxChannels } from '../../src/segment/dihedral.js';
 import { IoUMeter } from '../../src/segment/iou.js';
 import { Segmenter } from '../../src/segment/pipeline.js';
 import { SHAPES } from '../../src/data/shapes/world.js';
@@ -112,6 +116,40 @@ test('eval --refine pamr: the batched refinement scores as the segment pipeline 
     assert.ok(Math.abs(rep.mIoU - meter.mean()) < 1e-9, `batched ${rep.mIoU} against one by one ${meter.mean()}`);
     assert.notEqual(rep.mIoU, plain.mIoU, 'the refinement changes the masks of these scenes');
     assert.ok(rep.iou[0] > plain.iou[0], `background follows the objects' edges: IoU ${rep.iou[0]} against ${plain.iou[0]}`);
+  } finally {
+    seg.release();
+  }
+});
+
+test('eval --isolate with views: the batched masks equal each view\'s isolated scores averaged by hand; without views, isolatedPredictions', async () => {
+  const dir = join(process.cwd(), 'models', 'shapes-tiny');
+  const seg = await Segmenter.load({ weights: dir, gpu: {} });
+  try {
+    const rule = seg.backgroundFor(SHAPES.length);
+    const count = 3;
+    const rep = await evaluateShapes(seg.model, seg.tokenizer, { seed: 9, count, imageSize: 64, batch: 2, ...rule, augment: 'flip', isolate: true });
+    const alone = await evaluateShapes(seg.model, seg.tokenizer, { seed: 9, count, imageSize: 64, batch: 2, ...rule, isolate: true });
+    const data = new ShapesDataset({ seed: 9, split: 'eval', imageSize: 64 });
+    const emb = await classEmbeddings(seg.model, seg.tokenizer, SHAPES, ['a photo of a {}.']);
+    const K = SHAPES.length;
+    const withViews = new IoUMeter(K + 1);
+    const noViews = new IoUMeter(K + 1);
+    for (let i = 0; i < count; i++) {
+      const s = data.sample(i);
+      const avg = new ViewAverage(K + 1, 64, 64);
+      for (const view of testViews('flip', 8)) {
+        const img = shiftedViewImage(s.image, view);
+        const [r] = await isolatedGroupScores(seg.model, [img], await encodeBatch(seg.model, [img]), null, emb, K, rule.bgBorder);
+        avg.add(groupScores(r.groupIndex, r.affinity, K, r.backdrop), view);
+      }
+      withViews.add(argmaxChannels(avg.decide(rule.bgThresh), K + 1, 64 * 64), s.mask);
+      const e = await encodeBatch(seg.model, [s.image]);
+      noViews.add((await isolatedPredictions(seg.model, [s.image], e, null, emb, K, rule.bgThresh, rule.bgBorder))[0], s.mask);
+    }
+    assert.ok(Math.abs(rep.mIoU - withViews.mean()) < 1e-9, `flip: batched ${rep.mIoU} against by hand ${withViews.mean()}`);
+    assert.ok(Math.abs(alone.mIoU - noViews.mean()) < 1e-9, `alone: batched ${alone.mIoU} against by hand ${noViews.mean()}`);
+    const plain = await evaluateShapes(seg.model, seg.tokenizer, { seed: 9, count, imageSize: 64, batch: 2, ...rule });
+    assert.ok(plain.mIoU !== alone.mIoU, 'naming the groups alone changes the masks of these scenes');
   } finally {
     seg.release();
   }
