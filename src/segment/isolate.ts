@@ -5,6 +5,7 @@
 // the group's own scores (their geometric mean). The group's mask is first grown through the pixels of its colour:
 // the token grid's maps are coarse (8×8 pixels a token here), and a shape cut along them is named worse.
 import type { RgbImage } from '../io/image.js';
+import { normalizeRows, softmaxRow } from './zero-shot.js';
 
 /** A pixel joins a grown group when nearer the group's mean colour than the backdrop's and within this RGB distance of it. */
 export const GROW_MAX_DISTANCE = 70;
@@ -75,18 +76,12 @@ export function isolatedGroupImages(image: RgbImage, groupIndex: Int32Array, bac
 /** softmax over classes of scale · cos(embedding, class): the pooled embedding's class probabilities.   embed:[P], classEmb:[K, P] -> [K] */
 export function classProbabilities(embed: ArrayLike<number>, classEmb: ArrayLike<number>, numClasses: number, scale: number): Float64Array {
   const p = embed.length;
-  let norm = 0;
-  for (let i = 0; i < p; i++) norm += embed[i] ** 2;
-  norm = Math.max(Math.sqrt(norm), 1e-12);
-  const raw = Float64Array.from({ length: numClasses }, (_, k) => {
+  const z = normalizeRows(embed, 1, p);
+  return softmaxRow(Float64Array.from({ length: numClasses }, (_, k) => {
     let dot = 0;
-    for (let i = 0; i < p; i++) dot += embed[i] * classEmb[k * p + i];
-    return (scale * dot) / norm;
-  });
-  const m = Math.max(...raw);
-  const e = raw.map((v) => Math.exp(v - m));
-  const z = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / z);
+    for (let i = 0; i < p; i++) dot += z[i] * classEmb[k * p + i];
+    return scale * dot;
+  }));
 }
 
 /** The group–class scores with each isolated group's row the geometric mean of its own and its image's probabilities.   affinity:[G, K] -> [G, K] */

@@ -80,7 +80,8 @@ export function bilinear(src: ArrayLike<number>, h: number, w: number, c: number
   return out;
 }
 
-function softmaxRow(v: Float64Array): Float64Array {
+/** Softmax of one row (−∞ entries get 0). */
+export function softmaxRow(v: Float64Array): Float64Array {
   let m = -Infinity;
   for (const x of v) m = Math.max(m, x);
   const e = v.map((x) => (x === -Infinity ? 0 : Math.exp(x - m)));
@@ -88,7 +89,8 @@ function softmaxRow(v: Float64Array): Float64Array {
   return e.map((x) => x / s);
 }
 
-function normalizeRows(x: ArrayLike<number>, rows: number, n: number): Float64Array {
+/** Each of `rows` rows of n values scaled to unit L2 norm.   [rows, n] -> [rows, n] */
+export function normalizeRows(x: ArrayLike<number>, rows: number, n: number): Float64Array {
   const out = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++) {
     let s = 0;
