@@ -154,6 +154,7 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     [(recipe.groupPresence ?? 0) > 0, 'groupPresence'],
     [(recipe.groupNounSpread ?? 0) > 0, 'groupNounSpread'],
     [(recipe.groupNounGrounding ?? 0) > 0, 'groupNounGrounding'],
+    [(recipe.groupSeparation ?? 0) > 0, 'groupSeparation'],
     [recipe.contrastiveTargets === 'shared', 'contrastiveTargets "shared"'],
   ];
   for (const [on, name] of needNouns) {

@@ -299,6 +299,7 @@ test('matched noun loss: a short run logs it, and its loss falls; it refuses the
   const other = mkdtempSync(join(tmpdir(), 'gv-match-paper-'));
   await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupNounMatching: 1 } })), /groupNounMatching needs multiLabelTargets "unique"/);
   await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', contrastiveTargets: 'shared', groupPresence: 0, groupNounGrounding: 0 } })), /contrastiveTargets "shared" needs multiLabelTargets "unique"/);
+  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', groupPresence: 0, groupNounGrounding: 0, groupSeparation: 1 } })), /groupSeparation needs multiLabelTargets "unique"/);
 });
 
 test('same-nouns contrastive targets: the same first step but for the image–caption term', async () => {
