@@ -133,6 +133,7 @@ export function buildProgram(): Command {
     .option('--stride <px>', 'sliding-window stride (default: half the size)')
     .option('--augment <views>', "test-time views, their scores averaged before the background threshold: none, flip (the image and its mirror image), dihedral (all 8 mirrored and rotated views: for scenes without an up, like the generated shapes world), flip+shift or dihedral+shift (each view again moved by half a patch: 4 or 16 views); default: the views the model's rule was calibrated with, else none")
     .option('--refine <none|pamr>', "move the group maps onto the image's colour edges before each pixel takes its group: pamr (pixel-adaptive mask refinement, Araslanov & Roth 2020) or none, the paper's bilinear upsampling alone (default: what the model's rule was calibrated with, else none)")
+    .option('--isolate', 'also name each object group (of every window and view) from an image of it alone, cut out along its colours and encoded again, its scores and the group\'s combined (segment/isolate.ts)')
     .option('--config <file>', 'config.json for weights that have none beside them (an NVlabs .pth)')
     .option('--preset <name>', 'built-in config for such weights: gcc-yfcc (default) or gcc-redcap')
     .option('--json', 'print the summary of every image as JSON on stdout')

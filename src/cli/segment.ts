@@ -32,6 +32,8 @@ export interface SegmentCommandOptions extends AdapterOptions {
   augment?: string;
   /** Group maps onto the image's colour edges: none or pamr (segment/pamr.ts). */
   refine?: string;
+  /** Each object group also named from an image of it alone (segment/isolate.ts). */
+  isolate?: boolean;
   json?: boolean;
   /** For weights without a config.json beside them (an NVlabs .pth): a config file or a built-in preset. */
   config?: string;
@@ -123,6 +125,7 @@ export async function segmentCommand(
     bgThresh: num(opts.bgThresh, '--bg-thresh', false),
     bgBorder: parseBorderShare(opts.bgBorder === undefined ? undefined : String(opts.bgBorder)),
     refine: parseRefine(opts.refine),
+    isolate: opts.isolate ?? false,
   };
 
   // every image is checked (present, readable, PNG/JPEG, size) before the model loads
@@ -210,7 +213,7 @@ export async function segmentCommand(
     if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else io.stdout.write(summary(report));
     io.stderr.write(
-      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)}${settings.refine === 'none' ? '' : `, ${settings.refine} refinement`}${augment === 'none' ? '' : `, ${testViews(augment, segmenter.config.vision_config.patch_size).length} views`})\n`,
+      `start-up ${(startupMs / 1000).toFixed(2)} s (device, model, class embeddings); ${reports.length} image${reports.length > 1 ? 's' : ''} at ${(perImageMs / 1000).toFixed(3)} s each (${settings.protocol} protocol, ${settings.mode}, size ${settings.size}, ${describeRule(settings)}${settings.refine === 'none' ? '' : `, ${settings.refine} refinement`}${augment === 'none' ? '' : `, ${testViews(augment, segmenter.config.vision_config.patch_size).length} views`}${settings.isolate ? ', object groups named alone' : ''})\n`,
     );
     return report;
   } finally {

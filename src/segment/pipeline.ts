@@ -16,7 +16,9 @@ import { fillTemplate, SIMPLE_IMAGENET_TEMPLATES } from '../data/templates.js';
 import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
 import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
-import { meanOverTemplates, featureGrid, upsampledGroupMap, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
+import { borderGroups, meanOverTemplates, featureGrid, upsampledGroupMap, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
+import { classProbabilities, isolatedGroupImages, withIsolatedNames } from './isolate.js';
+import { encodeBatch } from '../train/evaluate.js';
 import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
 import { pamrRefineGpu, type Refine } from './pamr.js';
 import { viewSize, type Augment } from './dihedral.js';
@@ -51,6 +53,8 @@ export interface SegmentOptions {
   topk?: number;
   /** The group maps moved onto the image's colour edges (pamr.ts); absent: the model's calibrated choice, else none. */
   refine?: Refine;
+  /** Each object group also named from an image of it alone (isolate.ts). Default off. */
+  isolate?: boolean;
 }
 
 export interface Settings {
@@ -62,6 +66,7 @@ export interface Settings {
   bgBorder: number | null;
   topk: number;
   refine: Refine;
+  isolate: boolean;
 }
 
 /** The paper's background rule: its VOC threshold, no border rule. */
@@ -85,7 +90,7 @@ export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`The background threshold must lie between 0 and 1, not ${bgThresh}.`);
   const bgBorder = opts.bgBorder === undefined ? background.bgBorder : opts.bgBorder;
   if (!validBorderShare(bgBorder)) throw new UserError(`The border rule's share must lie above 0 and at most 1, not ${bgBorder}.`);
-  return { protocol, mode, size, stride, bgThresh, bgBorder, topk: opts.topk ?? 5, refine: opts.refine ?? refine };
+  return { protocol, mode, size, stride, bgThresh, bgBorder, topk: opts.topk ?? 5, refine: opts.refine ?? refine, isolate: opts.isolate ?? false };
 }
 
 /** Where the model sees an image: its resized size (w, h) and the largest piece fed at once. */
@@ -414,7 +419,7 @@ export class Segmenter {
       const up = upsampledGroupMap({ softs: host.softs, softShapes: host.shapes, height: sh, width: sw });
       host.refined = await pamrRefineGpu(up.groupMap, up.groups, [exact ? host.piece : resizeBilinear(host.piece, sw, sh)]);
     }
-    const seg = zeroShotSegment({
+    const input = {
       softs: host.softs,
       softShapes: host.shapes,
       groupEmbeds: host.groupEmbeds,
@@ -428,8 +433,20 @@ export class Segmenter {
       bgBorder: s.bgBorder,
       topk: s.topk,
       groupMap: s.refine === 'pamr' ? host.refined : undefined,
-    });
+    };
+    let seg = zeroShotSegment(input);
     const G = host.shapes[host.shapes.length - 1][0];
+    if (s.isolate) {
+      // the groups named again from images of each alone, cut from the pixels the maps were scored over
+      const backdrop = s.bgBorder === null ? new Array<boolean>(G).fill(false) : borderGroups(seg.groupIndex, sh, sw, G, s.bgBorder);
+      const cut = isolatedGroupImages(exact ? host.piece : resizeBilinear(host.piece, sw, sh), seg.groupIndex, backdrop);
+      if (cut.groups.length) {
+        const enc = await encodeBatch(this.model, cut.images);
+        const p = enc.embeds.length / enc.size;
+        const probs = cut.groups.map((_, j) => classProbabilities(enc.embeds.subarray(j * p, (j + 1) * p), classEmb, K, enc.logitScale));
+        seg = zeroShotSegment({ ...input, affinity: withIsolatedNames(seg.affinity, K, cut.groups, probs) });
+      }
+    }
     if (exact) return { logits: seg.logits, groupIndex: seg.groupIndex, groupsPerWindow: G };
     return { logits: resizeScores(seg.logits, K + 1, sh, sw, h, w), groupIndex: resizeNearest(seg.groupIndex, sh, sw, h, w), groupsPerWindow: G };
   }

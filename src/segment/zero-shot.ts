@@ -138,6 +138,8 @@ export interface SegmentInput {
    * on the GPU, a batch at a time); absent, the paper's bilinear maps.
    */
   groupMap?: ArrayLike<number>;
+  /** [G, K] group–class scores chosen by the caller (segment/isolate.ts), in place of the groups' own. */
+  affinity?: Float64Array;
 }
 
 export interface SegmentResult {
@@ -198,7 +200,8 @@ export function zeroShotSegment(inp: SegmentInput): SegmentResult {
   const topkMask = new Float64Array(K);
   for (const k of order.slice(0, kTop)) topkMask[k] = 1;
   const affinity = new Float64Array(G * K);
-  for (let g = 0; g < G; g++) {
+  if (inp.affinity) affinity.set(inp.affinity);
+  else for (let g = 0; g < G; g++) {
     const raw = Float64Array.from({ length: K }, (_, k) => s * dot(Z, g, k));
     const pre = softmaxRow(raw);
     const post = softmaxRow(raw.map((v, k) => (topkMask[k] ? v : -Infinity)));

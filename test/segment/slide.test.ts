@@ -114,12 +114,12 @@ test('the resize rule (mmcv keep_ratio with the long side capped) and the protoc
   assert.deepEqual(rescaleSize(1, 1000, 64, 292, 8), [8, 292]); // never thinner than a patch
 
   const official = resolveSettings(tinyConfig(224, 16));
-  assert.deepEqual(official, { protocol: 'paper', mode: 'slide', size: 448, stride: 224, bgThresh: 0.95, bgBorder: null, topk: 5, refine: 'none' });
+  assert.deepEqual(official, { protocol: 'paper', mode: 'slide', size: 448, stride: 224, bgThresh: 0.95, bgBorder: null, topk: 5, refine: 'none', isolate: false });
   const tiny = resolveSettings(tinyConfig(64, 8));
-  assert.deepEqual(tiny, { protocol: 'fast', mode: 'whole', size: 64, stride: 32, bgThresh: 0.95, bgBorder: null, topk: 5, refine: 'none' });
+  assert.deepEqual(tiny, { protocol: 'fast', mode: 'whole', size: 64, stride: 32, bgThresh: 0.95, bgBorder: null, topk: 5, refine: 'none', isolate: false });
   assert.equal(resolveSettings(tinyConfig(64, 8), { protocol: 'paper' }).size, 448);
   assert.deepEqual(resolveSettings(tinyConfig(224, 16), { protocol: 'fast', mode: 'slide', size: 96, bgThresh: 0.35 }), {
-    protocol: 'fast', mode: 'slide', size: 96, stride: 48, bgThresh: 0.35, bgBorder: null, topk: 5, refine: 'none',
+    protocol: 'fast', mode: 'slide', size: 96, stride: 48, bgThresh: 0.35, bgBorder: null, topk: 5, refine: 'none', isolate: false,
   });
   // a model's calibrated rule is the default; an explicit null is the paper's rule
   assert.equal(resolveSettings(tinyConfig(64, 8), {}, { bgThresh: 0.1, bgBorder: 0.25 }).bgBorder, 0.25);

@@ -121,7 +121,7 @@ test('eval --refine pamr: the batched refinement scores as the segment pipeline 
   }
 });
 
-test('eval --isolate with views: the batched masks equal each view\'s isolated scores averaged by hand; without views, isolatedPredictions', async () => {
+test('eval --isolate with views: the batched masks equal each view\'s isolated scores averaged by hand and the segment pipeline\'s; without views too', async () => {
   const dir = join(process.cwd(), 'models', 'shapes-tiny');
   const seg = await Segmenter.load({ weights: dir, gpu: {} });
   try {
@@ -150,6 +150,16 @@ test('eval --isolate with views: the batched masks equal each view\'s isolated s
     assert.ok(Math.abs(alone.mIoU - noViews.mean()) < 1e-9, `alone: batched ${alone.mIoU} against by hand ${noViews.mean()}`);
     const plain = await evaluateShapes(seg.model, seg.tokenizer, { seed: 9, count, imageSize: 64, batch: 2, ...rule });
     assert.ok(plain.mIoU !== alone.mIoU, 'naming the groups alone changes the masks of these scenes');
+    // the segment pipeline, one image at a time, with and without views
+    const piped = new IoUMeter(K + 1);
+    const pipedAlone = new IoUMeter(K + 1);
+    for (let i = 0; i < count; i++) {
+      const s = data.sample(i);
+      piped.add((await seg.segment(s.image, SHAPES, { ...rule, augment: 'flip', refine: 'none', isolate: true })).mask, s.mask);
+      pipedAlone.add((await seg.segment(s.image, SHAPES, { ...rule, augment: 'none', refine: 'none', isolate: true })).mask, s.mask);
+    }
+    assert.ok(Math.abs(rep.mIoU - piped.mean()) < 1e-9, `flip: eval ${rep.mIoU} against segment ${piped.mean()}`);
+    assert.ok(Math.abs(alone.mIoU - pipedAlone.mean()) < 1e-9, `alone: eval ${alone.mIoU} against segment ${pipedAlone.mean()}`);
   } finally {
     seg.release();
   }
