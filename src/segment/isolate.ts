@@ -6,6 +6,8 @@
 // the token grid's maps are coarse (8×8 pixels a token here), and a shape cut along them is named worse.
 import type { RgbImage } from '../io/image.js';
 import { normalizeRows, softmaxRow } from './zero-shot.js';
+import type { GroupViTModel } from '../model/groupvit.js';
+import { encodeBatch } from '../train/evaluate.js';
 
 /** A pixel joins a grown group when nearer the group's mean colour than the backdrop's and within this RGB distance of it. */
 export const GROW_MAX_DISTANCE = 70;
@@ -106,4 +108,31 @@ export function groupScores(groupIndex: Int32Array, affinity: Float64Array, numC
     for (let k = 0; k < numClasses; k++) out[(k + 1) * n + p] = affinity[g * numClasses + k];
   }
   return out;
+}
+
+/** One segmented image as isolation reads it: its pixels, each pixel's final group, the groups' scores, the backdrop groups. */
+export interface GroupedImage {
+  image: RgbImage;
+  groupIndex: Int32Array;
+  /** [G, K] */
+  affinity: Float64Array;
+  backdrop: readonly boolean[];
+}
+
+/**
+ * Each image's group–class scores with every object group's row combined with the class probabilities of an image of
+ * it alone, all the cut-out images encoded in batches of 64.   -> per image [G, K]
+ */
+export async function namedAlone(model: GroupViTModel, items: readonly GroupedImage[], classEmb: Float32Array, numClasses: number): Promise<Float64Array[]> {
+  const cut = items.map((it) => isolatedGroupImages(it.image, it.groupIndex, it.backdrop));
+  const all = cut.flatMap((c) => c.images);
+  const probs: Float64Array[] = [];
+  const CHUNK = 64;
+  for (let start = 0; start < all.length; start += CHUNK) {
+    const enc = await encodeBatch(model, all.slice(start, start + CHUNK));
+    const p = enc.embeds.length / enc.size;
+    for (let j = 0; j < enc.size; j++) probs.push(classProbabilities(enc.embeds.subarray(j * p, (j + 1) * p), classEmb, numClasses, enc.logitScale));
+  }
+  let next = 0;
+  return items.map((it, i) => withIsolatedNames(it.affinity, numClasses, cut[i].groups, probs.slice(next, (next += cut[i].groups.length))));
 }

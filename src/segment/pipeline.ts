@@ -17,8 +17,7 @@ import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
 import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
 import { borderGroups, meanOverTemplates, featureGrid, upsampledGroupMap, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
-import { classProbabilities, isolatedGroupImages, withIsolatedNames } from './isolate.js';
-import { encodeBatch } from '../train/evaluate.js';
+import { namedAlone } from './isolate.js';
 import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
 import { pamrRefineGpu, type Refine } from './pamr.js';
 import { viewSize, type Augment } from './dihedral.js';
@@ -439,13 +438,9 @@ export class Segmenter {
     if (s.isolate) {
       // the groups named again from images of each alone, cut from the pixels the maps were scored over
       const backdrop = s.bgBorder === null ? new Array<boolean>(G).fill(false) : borderGroups(seg.groupIndex, sh, sw, G, s.bgBorder);
-      const cut = isolatedGroupImages(exact ? host.piece : resizeBilinear(host.piece, sw, sh), seg.groupIndex, backdrop);
-      if (cut.groups.length) {
-        const enc = await encodeBatch(this.model, cut.images);
-        const p = enc.embeds.length / enc.size;
-        const probs = cut.groups.map((_, j) => classProbabilities(enc.embeds.subarray(j * p, (j + 1) * p), classEmb, K, enc.logitScale));
-        seg = zeroShotSegment({ ...input, affinity: withIsolatedNames(seg.affinity, K, cut.groups, probs) });
-      }
+      const image = exact ? host.piece : resizeBilinear(host.piece, sw, sh);
+      const [affinity] = await namedAlone(this.model, [{ image, groupIndex: seg.groupIndex, affinity: seg.affinity, backdrop }], classEmb, K);
+      seg = zeroShotSegment({ ...input, affinity });
     }
     if (exact) return { logits: seg.logits, groupIndex: seg.groupIndex, groupsPerWindow: G };
     return { logits: resizeScores(seg.logits, K + 1, sh, sw, h, w), groupIndex: resizeNearest(seg.groupIndex, sh, sw, h, w), groupsPerWindow: G };

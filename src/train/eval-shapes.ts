@@ -10,7 +10,7 @@ import type { Refine } from '../segment/pamr.js';
 import { argmaxChannels, type Augment } from '../segment/dihedral.js';
 import { shiftedViewImage, testViews, ViewAverage } from '../segment/views.js';
 import { borderGroups, predictAt } from '../segment/zero-shot.js';
-import { classProbabilities, groupScores, isolatedGroupImages, withIsolatedNames } from '../segment/isolate.js';
+import { groupScores, namedAlone } from '../segment/isolate.js';
 import type { RgbImage } from '../io/image.js';
 
 export interface ShapesEvalOptions {
@@ -50,17 +50,8 @@ export async function isolatedGroupScores(model: GroupViTModel, images: readonly
   const segs = images.map((_, i) => segmentEncoded(e, i, emb, numClasses, null, null, refined?.[i] ?? null));
   const G = segs[0].affinity.length / numClasses;
   const backdrops = segs.map((r) => (border === null ? null : borderGroups(r.groupIndex, e.height, e.width, G, border)));
-  const cut = images.map((img, i) => isolatedGroupImages(img, segs[i].groupIndex, backdrops[i] ?? new Array<boolean>(G).fill(false)));
-  const all = cut.flatMap((c) => c.images);
-  const probs: Float64Array[] = [];
-  const CHUNK = 64;
-  for (let start = 0; start < all.length; start += CHUNK) {
-    const enc = await encodeBatch(model, all.slice(start, start + CHUNK));
-    const p = enc.embeds.length / enc.size;
-    for (let j = 0; j < enc.size; j++) probs.push(classProbabilities(enc.embeds.subarray(j * p, (j + 1) * p), emb, numClasses, enc.logitScale));
-  }
-  let next = 0;
-  return segs.map((r, i) => ({ groupIndex: r.groupIndex, affinity: withIsolatedNames(r.affinity, numClasses, cut[i].groups, probs.slice(next, (next += cut[i].groups.length))), backdrop: backdrops[i] }));
+  const affinities = await namedAlone(model, images.map((image, i) => ({ image, groupIndex: segs[i].groupIndex, affinity: segs[i].affinity, backdrop: backdrops[i] ?? new Array<boolean>(G).fill(false) })), emb, numClasses);
+  return segs.map((r, i) => ({ groupIndex: r.groupIndex, affinity: affinities[i], backdrop: backdrops[i] }));
 }
 
 /** The predictions of isolatedGroupScores under the background rule (zero-shot.ts predictAt).   -> B × [H·W] */
