@@ -97,21 +97,21 @@ function ruleTable(tried: (BackgroundRule & { refine?: Refine; mIoU: number })[]
   return [head, ...rows].join('\n');
 }
 
-/** The test-time views tried under the rule chosen for the image alone: each one's best threshold. */
+/** The test-time views and isolation tried under the rule chosen for the image alone: each one's best threshold. */
 function augmentLines(r: CalibrationReport): string {
-  const kinds = [...new Set(r.augmentTried.map((t) => t.augment))];
+  const kinds = [...new Map(r.augmentTried.map((t) => [`${t.augment}/${t.isolate}`, t])).values()];
   return kinds
-    .map((a) => {
-      const rows = r.augmentTried.filter((t) => t.augment === a);
-      const best = bestThreshold(rows);
-      return `test-time views ${a}, scores averaged before the threshold (same border rule and refinement): best threshold ${best.bgThresh}, mIoU ${(best.mIoU * 100).toFixed(1)}${r.augment === a ? ' (chosen)' : ''}\n`;
+    .map(({ augment, isolate }) => {
+      const best = bestThreshold(r.augmentTried.filter((t) => t.augment === augment && t.isolate === isolate));
+      const what = `${augment === 'none' ? 'the image alone' : `test-time views ${augment}, scores averaged before the threshold`}${isolate ? ', object groups named alone' : ''}`;
+      return `${what} (same border rule and refinement): best threshold ${best.bgThresh}, mIoU ${(best.mIoU * 100).toFixed(1)}${r.augment === augment && r.isolate === isolate ? ' (chosen)' : ''}\n`;
     })
     .join('');
 }
 
-function written(opts: CalibrateOptions, rule: BackgroundRule & { refine: Refine; augment?: Augment }): string {
-  const what = `${describeRule(rule)}, group maps refined: ${rule.refine}${rule.augment && rule.augment !== 'none' ? `, test-time views: ${rule.augment}` : ''}`;
+function written(opts: CalibrateOptions, rule: BackgroundRule & { refine: Refine; augment?: Augment; isolate?: boolean }): string {
+  const what = `${describeRule(rule)}, group maps refined: ${rule.refine}${rule.augment && rule.augment !== 'none' ? `, test-time views: ${rule.augment}` : ''}${rule.isolate ? ', object groups named alone' : ''}`;
   return opts.dryRun
     ? `best: ${what}; not written (--dry-run)\n`
-    : `written to ${join(opts.weights!, 'config.json')} (${what}): eval and segment use it unless --bg-thresh, --bg-border, --refine or --augment is given\n`;
+    : `written to ${join(opts.weights!, 'config.json')} (${what}): eval and segment use it unless --bg-thresh, --bg-border, --refine, --augment or --(no-)isolate is given\n`;
 }

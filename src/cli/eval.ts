@@ -7,7 +7,7 @@ import type { GroupDiagnostics } from '../segment/group-stats.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_BG_THRESH, Segmenter } from '../segment/pipeline.js';
 import { evaluateVoc } from '../segment/voc-eval.js';
-import { bgThreshForCount, calibratedAugment, calibratedRefine, calibratedRule, describeRule, parseBorderShare } from '../train/calibrate.js';
+import { bgThreshForCount, calibratedAugment, calibratedRefine, calibratedIsolate, calibratedRule, describeRule, parseBorderShare } from '../train/calibrate.js';
 import type { BackgroundRule } from '../segment/zero-shot.js';
 import { withTrainedModel } from './trained-model.js';
 import { parseAugment } from '../segment/dihedral.js';
@@ -18,7 +18,7 @@ type EvalOptions = AdapterOptions & {
   classes?: string; split?: string; protocol?: 'paper' | 'fast'; augment?: string; refine?: string; isolate?: boolean;
 };
 
-function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; bgBorder?: number | null; augment?: string; refine?: string; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
+function printReport(rep: { classes: string[]; iou: number[]; mIoU: number; pixelAccuracy: number; images: number; bgThresh?: number; bgBorder?: number | null; augment?: string; refine?: string; isolate?: boolean; objects?: { found: number; total: number; scenesAllFound: number }; diagnostics?: GroupDiagnostics }, what: string, json: boolean | undefined, weights: string, thresholdFrom = ''): void {
   if (json) {
     process.stdout.write(JSON.stringify({ weights, ...rep, iou: Object.fromEntries(rep.classes.map((c, i) => [c, rep.iou[i]])) }, null, 2) + '\n');
     return;
@@ -72,6 +72,7 @@ async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null |
       bgBorder,
       augment: opts.augment === undefined ? undefined : parseAugment(opts.augment),
       refine: parseRefine(opts.refine),
+      isolate: opts.isolate,
       onProgress: (n, total) => {
         if (!started) bar.start(total, 0);
         started = true;
@@ -82,7 +83,7 @@ async function evalVoc(opts: EvalOptions, dir: string, bgBorder: number | null |
     const calibrated = opts.bgThresh === undefined && bgBorder === undefined && bgThreshForCount(seg.calibration, rep.classes.length - 1) !== undefined;
     const own = seg.backgroundFor(rep.classes.length - 1);
     const rule: BackgroundRule = { bgThresh: opts.bgThresh !== undefined ? Number(opts.bgThresh) : own.bgThresh, bgBorder: bgBorder === undefined ? own.bgBorder : bgBorder };
-    printReport({ ...rep, ...rule, augment: opts.augment ?? seg.augmentDefault, refine: parseRefine(opts.refine) ?? seg.refineDefault }, `images of ${dir}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, ...rule, augment: opts.augment ?? seg.augmentDefault, refine: parseRefine(opts.refine) ?? seg.refineDefault, isolate: opts.isolate ?? seg.isolateDefault }, `images of ${dir}${(opts.isolate ?? seg.isolateDefault) ? ', each object group also named alone' : ''}`, opts.json, opts.weights!, calibrated ? ", the model's calibrated rule" : '');
   } finally {
     seg.model.release();
   }
@@ -93,7 +94,6 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   const data = opts.data ?? 'synthetic';
   const bgBorder = parseBorderShare(opts.bgBorder);
   if (data !== 'synthetic') {
-    if (opts.isolate) throw new UserError('--isolate works on the generated scenes only, not a VOC folder.');
     return evalVoc(opts, data, bgBorder);
   }
   const count = Number(opts.count ?? 500);
@@ -107,14 +107,16 @@ export async function evalCommand(opts: EvalOptions): Promise<void> {
   const augment = opts.augment !== undefined ? parseAugment(opts.augment) : calibratedAugment(join(opts.weights, 'config.json'));
   // an explicit --refine, else the refinement the model's rule was calibrated with
   const refine = parseRefine(opts.refine) ?? calibratedRefine(join(opts.weights, 'config.json'));
+  // --isolate / --no-isolate, else as the model's rule was calibrated
+  const isolate = opts.isolate ?? calibratedIsolate(join(opts.weights, 'config.json'));
   await withTrainedModel(opts.weights, opts, async (model, tok, config) => {
     const bar = new cliProgress.SingleBar({ format: 'eval |{bar}| {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(count, 0);
     const rep = await evaluateShapes(model, tok, {
-      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, augment, refine, isolate: !!opts.isolate, onProgress: (n) => bar.update(n),
+      seed: Number(opts.seed ?? 0), count, imageSize: config.vision_config.image_size, bgThresh, bgBorder: border, augment, refine, isolate, onProgress: (n) => bar.update(n),
     });
     bar.stop();
     const own = opts.bgThresh === undefined && bgBorder === undefined && calibrated !== undefined;
-    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine }, `held-out scenes${augment === 'none' ? '' : `, ${testViews(augment, config.vision_config.patch_size).length} views each (${augment})`}${opts.isolate ? ', each object group also named alone' : ''}`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
+    printReport({ ...rep, bgThresh, bgBorder: border, augment, refine, isolate }, `held-out scenes${augment === 'none' ? '' : `, ${testViews(augment, config.vision_config.patch_size).length} views each (${augment})`}${isolate ? ', each object group also named alone' : ''}`, opts.json, opts.weights!, own ? ", the model's calibrated rule" : '');
   });
 }

@@ -101,7 +101,8 @@ export function buildProgram(): Command {
     .option('--bg-border <share|none>', "border rule: groups holding this share of the image's border pixels (and the one holding most) are background; none: the threshold alone (default: the model's calibrated rule, else none)")
     .option('--augment <views>', "test-time views, their scores averaged before the background threshold: none, flip (the image and its mirror image), dihedral (all 8 mirrored and rotated views: for scenes without an up, like the generated shapes world), flip+shift or dihedral+shift (each view again moved by half a patch: 4 or 16 views); default: the views the model's rule was calibrated with, else none")
     .option('--refine <none|pamr>', "move the group maps onto the image's colour edges before each pixel takes its group: pamr (pixel-adaptive mask refinement, Araslanov & Roth 2020) or none, the paper's bilinear upsampling alone (default: what the model's rule was calibrated with, else none)")
-    .option('--isolate', 'generated scenes: also name each object group (of every view) from an image of it alone, cut out along its colours and encoded again (segment/isolate.ts); its scores and the group\'s are combined')
+    .option('--isolate', "also name each object group (of every view) from an image of it alone, cut out along its colours and encoded again (segment/isolate.ts); its scores and the group's are combined (default: as the model's rule was calibrated, else off)")
+    .option('--no-isolate', 'name the groups from their own scores alone, whatever the calibration chose')
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts) => evalCommand(opts));
 
@@ -133,7 +134,8 @@ export function buildProgram(): Command {
     .option('--stride <px>', 'sliding-window stride (default: half the size)')
     .option('--augment <views>', "test-time views, their scores averaged before the background threshold: none, flip (the image and its mirror image), dihedral (all 8 mirrored and rotated views: for scenes without an up, like the generated shapes world), flip+shift or dihedral+shift (each view again moved by half a patch: 4 or 16 views); default: the views the model's rule was calibrated with, else none")
     .option('--refine <none|pamr>', "move the group maps onto the image's colour edges before each pixel takes its group: pamr (pixel-adaptive mask refinement, Araslanov & Roth 2020) or none, the paper's bilinear upsampling alone (default: what the model's rule was calibrated with, else none)")
-    .option('--isolate', 'also name each object group (of every window and view) from an image of it alone, cut out along its colours and encoded again, its scores and the group\'s combined (segment/isolate.ts)')
+    .option('--isolate', "also name each object group (of every window and view) from an image of it alone, cut out along its colours and encoded again, its scores and the group's combined (segment/isolate.ts; default: as the model's rule was calibrated, else off)")
+    .option('--no-isolate', 'name the groups from their own scores alone, whatever the calibration chose')
     .option('--config <file>', 'config.json for weights that have none beside them (an NVlabs .pth)')
     .option('--preset <name>', 'built-in config for such weights: gcc-yfcc (default) or gcc-redcap')
     .option('--json', 'print the summary of every image as JSON on stdout')

@@ -125,7 +125,7 @@ export async function segmentCommand(
     bgThresh: num(opts.bgThresh, '--bg-thresh', false),
     bgBorder: parseBorderShare(opts.bgBorder === undefined ? undefined : String(opts.bgBorder)),
     refine: parseRefine(opts.refine),
-    isolate: opts.isolate ?? false,
+    isolate: opts.isolate,
   };
 
   // every image is checked (present, readable, PNG/JPEG, size) before the model loads
@@ -157,7 +157,7 @@ export async function segmentCommand(
   const segmenter = await Segmenter.load({ weights, config, gpu: { adapter: opts.adapter, backend: opts.backend } });
   try {
     const augment = augmentOpt ?? segmenter.augmentDefault;
-    const settings = resolveSettings(segmenter.config, segOpts, segmenter.backgroundFor(classes.length), segmenter.refineDefault);
+    const settings = resolveSettings(segmenter.config, segOpts, segmenter.backgroundFor(classes.length), segmenter.refineDefault, segmenter.isolateDefault);
     for (const inp of inputs) segmenter.checkFits(inp, settings, inp.path);
     if (opts.out) mkdirOut(resolve(opts.out));
     await segmenter.classEmbeddings(classes, templates);

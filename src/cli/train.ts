@@ -85,6 +85,8 @@ export async function trainCommand(opts: AdapterOptions & Record<string, string 
     process.stderr.write('\ngroupvit: stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n');
   };
   process.on('SIGINT', onSigint);
+  const calBar = new cliProgress.SingleBar({ format: 'calibrate |{bar}| {value}/{total} scenes', stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let calStarted = false;
   const bar = new cliProgress.SingleBar(
     {
       format: 'train |{bar}| {value}/{total} | loss {loss} (itc {itc}, ml {ml}) | lr {lr} | {ips} img/s | ETA {eta_formatted}',
@@ -110,8 +112,17 @@ export async function trainCommand(opts: AdapterOptions & Record<string, string 
       onCalibrate: (phase, r) => {
         if (phase === 'start') {
           bar.stop();
-          process.stderr.write('groupvit: choosing the background rule on tuning scenes (--calibrate-count 0 skips it)\n');
-        } else process.stderr.write(`groupvit: ${describeRule(r!)}${r!.refine === 'none' ? '' : `, group maps refined: ${r!.refine}`}${r!.augment === 'none' ? '' : `, test-time views: ${r!.augment}`} (mIoU ${(r!.mIoU * 100).toFixed(1)} on ${r!.count} tuning scenes) recorded with the weights\n`);
+          process.stderr.write('groupvit: choosing the background rule, the views and whether groups are named alone on tuning scenes (--calibrate-count 0 skips it)\n');
+          return;
+        }
+        calBar.stop();
+        process.stderr.write(`groupvit: ${describeRule(r!)}${r!.refine === 'none' ? '' : `, group maps refined: ${r!.refine}`}${r!.augment === 'none' ? '' : `, test-time views: ${r!.augment}`}${r!.isolate ? ', object groups named alone' : ''} (mIoU ${(r!.mIoU * 100).toFixed(1)} on ${r!.count} tuning scenes) recorded with the weights\n`);
+      },
+      onCalibrateProgress: (done, total) => {
+        if (!calStarted) calBar.start(total, 0);
+        calStarted = true;
+        calBar.setTotal(total);
+        calBar.update(done);
       },
       shouldStop: () => stop,
       onSkipped: (summary) => {

@@ -75,7 +75,7 @@ export const PAPER_BACKGROUND: BackgroundRule = { bgThresh: DEFAULT_BG_THRESH, b
  * The settings of a call: the options given, else the protocol's defaults (`background`: the model's calibrated rule,
  * if any; `refine`: the refinement it was calibrated with).
  */
-export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}, background: BackgroundRule = PAPER_BACKGROUND, refine: Refine = 'none'): Settings {
+export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {}, background: BackgroundRule = PAPER_BACKGROUND, refine: Refine = 'none', isolate = false): Settings {
   const imageSize = config.vision_config.image_size;
   const protocol: Protocol = opts.protocol ?? (imageSize >= 224 ? 'paper' : 'fast');
   const mode: Mode = opts.mode ?? (protocol === 'paper' ? 'slide' : 'whole');
@@ -89,7 +89,7 @@ export function resolveSettings(config: GroupViTConfig, opts: SegmentOptions = {
   if (!(bgThresh >= 0 && bgThresh <= 1)) throw new UserError(`The background threshold must lie between 0 and 1, not ${bgThresh}.`);
   const bgBorder = opts.bgBorder === undefined ? background.bgBorder : opts.bgBorder;
   if (!validBorderShare(bgBorder)) throw new UserError(`The border rule's share must lie above 0 and at most 1, not ${bgBorder}.`);
-  return { protocol, mode, size, stride, bgThresh, bgBorder, topk: opts.topk ?? 5, refine: opts.refine ?? refine, isolate: opts.isolate ?? false };
+  return { protocol, mode, size, stride, bgThresh, bgBorder, topk: opts.topk ?? 5, refine: opts.refine ?? refine, isolate: opts.isolate ?? isolate };
 }
 
 /** Where the model sees an image: its resized size (w, h) and the largest piece fed at once. */
@@ -206,6 +206,11 @@ export class Segmenter {
     return this.calibration?.augment ?? 'none';
   }
 
+  /** Whether a call that does not say names object groups alone: as the model's rule was calibrated, else not. */
+  get isolateDefault(): boolean {
+    return this.calibration?.isolate ?? false;
+  }
+
   get config(): GroupViTConfig {
     return this.model.config;
   }
@@ -290,7 +295,7 @@ export class Segmenter {
 
   /** Segments one image into background + `classes` at the image's own size. */
   async segment(image: RgbImage, classes: readonly string[], opts: SegmentOptions & { templates?: readonly string[]; name?: string; augment?: Augment } = {}): Promise<Segmentation> {
-    const settings = resolveSettings(this.config, opts, this.backgroundFor(classes.length), this.refineDefault);
+    const settings = resolveSettings(this.config, opts, this.backgroundFor(classes.length), this.refineDefault, this.isolateDefault);
     const job = await this.prepare(image, classes, settings, opts);
     const groups = new GroupCanvas(job.rh, job.rw);
     const views = testViews(opts.augment ?? this.augmentDefault, this.config.vision_config.patch_size);
@@ -324,12 +329,12 @@ export class Segmenter {
    * rule on labelled images reads.
    */
   async masksAtRules(image: RgbImage, classes: readonly string[], rules: readonly BackgroundRule[], opts: SegmentOptions & { templates?: readonly string[]; name?: string } = {}): Promise<Uint8Array[]> {
-    const base = resolveSettings(this.config, opts, this.backgroundFor(classes.length), this.refineDefault);
+    const base = resolveSettings(this.config, opts, this.backgroundFor(classes.length), this.refineDefault, this.isolateDefault);
     const job = await this.prepare(image, classes, base, opts);
     const forwards = new Map<number, WindowForward>();
     const masks: Uint8Array[] = [];
     for (const rule of rules) {
-      const settings = resolveSettings(this.config, { ...opts, ...rule }, PAPER_BACKGROUND, this.refineDefault);
+      const settings = resolveSettings(this.config, { ...opts, ...rule }, PAPER_BACKGROUND, this.refineDefault, this.isolateDefault);
       const scores = await this.scores(job, settings, forwards, null);
       masks.push(resizeArgmax(scores, classes.length + 1, job.rh, job.rw, image.height, image.width).pred);
     }

@@ -67,6 +67,8 @@ export interface VocCalibration {
   bgBorder: number | null;
   /** The group maps' refinement the rules were scored with (the option given, else the model's own). */
   refine: Refine;
+  /** Whether object groups were named alone (the option given, else the model's own). */
+  isolate: boolean;
   mIoU: number;
 }
 
@@ -80,14 +82,15 @@ export async function calibrateVoc(seg: Segmenter, dir: string, grid: readonly B
   const classes = [...(o.classes ?? VOC_CLASSES)];
   const meters = grid.map(() => new IoUMeter(classes.length + 1));
   const refine = o.refine ?? seg.calibration?.refine ?? 'none';
+  const isolate = o.isolate ?? seg.isolateDefault;
   for (const [i, id] of ids.entries()) {
     const { image, truth } = readVocPair(dir, id);
-    const masks = await seg.masksAtRules(image, classes, grid, { ...o, refine, name: id });
+    const masks = await seg.masksAtRules(image, classes, grid, { ...o, refine, isolate, name: id });
     masks.forEach((m, j) => addLabels(meters[j], m, truth, id, classes.length));
     o.onProgress?.(i + 1, ids.length);
   }
   const tried = grid.map((r, j) => ({ bgThresh: r.bgThresh, bgBorder: r.bgBorder, mIoU: meters[j].mean() }));
-  return { split, images: ids.length, classes, tried, refine, ...bestThreshold(tried) };
+  return { split, images: ids.length, classes, tried, refine, isolate, ...bestThreshold(tried) };
 }
 
 /** The image ids of a split (the first `count` of them), or a UserError naming what is missing. */

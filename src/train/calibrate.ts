@@ -16,10 +16,15 @@ import { borderGroups, predictAt, validBorderShare, type BackgroundRule } from '
 import type { VocCalibration } from '../segment/voc-eval.js';
 import { REFINES, type Refine } from '../segment/pamr.js';
 import { AUGMENTS, argmaxChannels, type Augment } from '../segment/dihedral.js';
-import { shiftedViewImage, testViews, ViewAverage } from '../segment/views.js';
+import { shiftedViewImage, testViews, ViewAverage, type View } from '../segment/views.js';
+import { groupScores } from '../segment/isolate.js';
+import { isolatedGroupScores } from './eval-shapes.js';
 
-/** Thresholds tried, from the paper's VOC value down. */
-export const BG_THRESH_GRID: readonly number[] = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05];
+/**
+ * Thresholds tried, from the paper's VOC value down to 0 (the border rule alone: with object groups named alone the
+ * scores of a group are a geometric mean, lower than either, and no threshold did best, README eighteenth session).
+ */
+export const BG_THRESH_GRID: readonly number[] = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0];
 /** Border rules tried (zero-shot.ts borderGroups): the paper's threshold alone first, then the border group(s). */
 export const BG_BORDER_GRID: readonly (number | null)[] = [null, 1, 0.5, 0.35, 0.25];
 
@@ -53,8 +58,13 @@ export interface CalibrationReport {
    * scored better under the best border rule and refinement of the image alone, at its own best threshold.
    */
   augment: Augment;
-  /** mIoU of each augmentation tried besides none, at every threshold of the grid, under that border rule and refinement. */
-  augmentTried: { augment: Augment; bgThresh: number; mIoU: number }[];
+  /** Whether each object group is also named from an image of it alone (segment/isolate.ts), chosen with the views. */
+  isolate: boolean;
+  /**
+   * mIoU of each pair of views and isolation tried besides the image alone without it, at every threshold of the grid,
+   * under that border rule and refinement.
+   */
+  augmentTried: { augment: Augment; isolate: boolean; bgThresh: number; mIoU: number }[];
   mIoU: number;
   /**
    * The best threshold for shorter class lists (2 to 7 names: each scene's own shapes, then distractors drawn per
@@ -73,11 +83,13 @@ export interface CalibrateOptions {
   /** Refinements of the group maps tried (default both: none first, so that it wins ties). */
   refines?: readonly Refine[];
   /**
-   * Test-time views tried after the rule is chosen on the image alone (default none and dihedral+shift: the generated
-   * world has no up; none wins ties).
+   * Test-time views tried after the rule is chosen on the image alone (default none, dihedral and dihedral+shift: the
+   * generated world has no up; none wins ties, then fewer views).
    */
   augments?: readonly Augment[];
-  /** Scenes done of the total: the tuning scenes once, then once more for each augmentation but none. */
+  /** Whether object groups are named alone, tried with each of the views (default without, then with: without wins ties). */
+  isolates?: readonly boolean[];
+  /** Scenes done of the total: the tuning scenes once, then once more for all the views and isolation tried. */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -87,8 +99,11 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
   const count = o.count ?? 200;
   const grid = o.grid ?? backgroundGrid();
   const refines = o.refines ?? REFINES;
-  const augments = o.augments ?? ['none', 'dihedral+shift'];
-  const total = count * (1 + augments.filter((a) => a !== 'none').length);
+  const augments = o.augments ?? ['none', 'dihedral', 'dihedral+shift'];
+  const isolates = o.isolates ?? [false, true];
+  for (const a of augments) if (!AUGMENTS.includes(a)) throw new Error(`unknown augmentation ${a}`);
+  const candidates: Candidate[] = augments.flatMap((augment) => isolates.filter((isolate) => augment !== 'none' || isolate).map((isolate) => ({ augment, isolate, views: testViews(augment, model.config.vision_config.patch_size) })));
+  const total = count * (candidates.length ? 2 : 1);
   const wasTraining = (model.visual_projection[1] as { training: boolean }).training;
   model.eval();
   await model.prepareInference();
@@ -139,38 +154,59 @@ export async function calibrateShapes(model: GroupViTModel, tok: Tokenizer, o: C
       const b = bestThreshold(scored(l.meters).filter((r) => r.bgBorder === best.bgBorder && r.refine === best.refine));
       return { classes: l.k, scenes: l.scenes, bgThresh: b.bgThresh, mIoU: b.mIoU };
     });
-  const views = await calibrateViews(model, data, emb, o, best, grid, augments, (done) => o.onProgress?.(count + done, total));
+  const views = candidates.length ? await calibrateViews(model, data, emb, o, best, grid, candidates, (done) => o.onProgress?.(count + done, total)) : [];
   if (wasTraining) model.train();
-  const withViews = bestThreshold([{ augment: 'none' as Augment, bgThresh: best.bgThresh, mIoU: best.mIoU }, ...views]);
-  return { seed, count, tried, ...best, bgThresh: withViews.bgThresh, augment: withViews.augment, augmentTried: views, mIoU: withViews.mIoU, byClassCount };
+  const withViews = bestThreshold([{ augment: 'none' as Augment, isolate: false, bgThresh: best.bgThresh, mIoU: best.mIoU }, ...views]);
+  return { seed, count, tried, ...best, bgThresh: withViews.bgThresh, augment: withViews.augment, isolate: withViews.isolate, augmentTried: views, mIoU: withViews.mIoU, byClassCount };
 }
 
-/** mIoU of each augmentation but none at every threshold of the grid, under the chosen border rule and refinement. */
-async function calibrateViews(model: GroupViTModel, data: ShapesDataset, emb: Float32Array, o: CalibrateOptions, rule: BackgroundRule & { refine: Refine }, grid: readonly BackgroundRule[], augments: readonly Augment[], progress: (done: number) => void) {
+/** One way of naming the groups tried after the rule: test-time views (or none), each object group named alone or not. */
+interface Candidate {
+  augment: Augment;
+  isolate: boolean;
+  views: View[];
+}
+
+const viewKey = (v: View) => `${+v.mirror}/${v.turns}/${v.shift}`;
+
+/**
+ * mIoU of each (views, isolation) candidate but the image alone at every threshold of the grid, under the chosen border
+ * rule and refinement, from one pass over every view any candidate asks for: the views of 'dihedral' are those of
+ * 'dihedral+shift' without the shift, so each view is encoded (and its object groups cut out and encoded) once.
+ */
+async function calibrateViews(model: GroupViTModel, data: ShapesDataset, emb: Float32Array, o: CalibrateOptions, rule: BackgroundRule & { refine: Refine }, grid: readonly BackgroundRule[], candidates: readonly Candidate[], progress: (done: number) => void) {
   const thresholds = [...new Set(grid.map((g) => g.bgThresh))];
-  const out: { augment: Augment; bgThresh: number; mIoU: number }[] = [];
   const count = o.count ?? 200;
   const batch = o.batch ?? 32;
-  const [h, w, c] = [o.imageSize, o.imageSize, SHAPES.length + 1];
-  for (const augment of augments.filter((a) => a !== 'none')) {
-    if (!AUGMENTS.includes(augment)) throw new Error(`unknown augmentation ${augment}`);
-    const views = testViews(augment, model.config.vision_config.patch_size);
-    const meters = thresholds.map(() => new IoUMeter(CLASS_NAMES.length));
-    for (let start = 0; start < count; start += batch) {
-      const samples = Array.from({ length: Math.min(batch, count - start) }, (_, i) => data.sample(start + i));
-      const avgs = samples.map(() => new ViewAverage(c, h, w));
-      for (const view of views) {
-        const images = samples.map((s) => shiftedViewImage(s.image, view));
-        const e = await encodeBatch(model, images);
-        const refined = rule.refine === 'pamr' ? await refinedGroupMaps(e, images) : null;
-        samples.forEach((_, i) => avgs[i].add(segmentEncoded(e, i, emb, SHAPES.length, 0, rule.bgBorder, refined?.[i] ?? null).logits, view));
+  const K = SHAPES.length;
+  const [h, w, c] = [o.imageSize, o.imageSize, K + 1];
+  const meters = candidates.map(() => thresholds.map(() => new IoUMeter(CLASS_NAMES.length)));
+  const union = new Map<string, View>();
+  for (const cand of candidates) for (const v of cand.views) if (!union.has(viewKey(v))) union.set(viewKey(v), v);
+  for (let start = 0; start < count; start += batch) {
+    const samples = Array.from({ length: Math.min(batch, count - start) }, (_, i) => data.sample(start + i));
+    const avgs = candidates.map((cand) => (cand.views.length > 1 ? samples.map(() => new ViewAverage(c, h, w)) : null));
+    for (const [key, view] of union) {
+      const users = candidates.map((cand, ci) => ({ cand, ci })).filter(({ cand }) => cand.views.some((v) => viewKey(v) === key));
+      const images = samples.map((s) => shiftedViewImage(s.image, view));
+      const e = await encodeBatch(model, images);
+      const refined = rule.refine === 'pamr' ? await refinedGroupMaps(e, images) : null;
+      // threshold 0: each view's background channel is its border rule alone, the threshold comes after the average
+      const plain = users.some(({ cand }) => !cand.isolate) ? samples.map((_, i) => segmentEncoded(e, i, emb, K, 0, rule.bgBorder, refined?.[i] ?? null).logits) : null;
+      const alone = users.some(({ cand }) => cand.isolate) ? await isolatedGroupScores(model, images, e, refined, emb, K, rule.bgBorder) : null;
+      for (const { cand, ci } of users) {
+        samples.forEach((s, i) => {
+          if (avgs[ci]) return avgs[ci]![i].add(cand.isolate ? groupScores(alone![i].groupIndex, alone![i].affinity, K, alone![i].backdrop) : plain![i], view);
+          // the image alone, its object groups named alone: the threshold on the groups' scores, as eval reads it
+          const g = alone![i];
+          thresholds.forEach((t, j) => meters[ci][j].add(predictAt(g.groupIndex, g.affinity, K, t, g.backdrop), s.mask));
+        });
       }
-      samples.forEach((s, i) => thresholds.forEach((t, j) => meters[j].add(argmaxChannels(avgs[i].decide(t), c, h * w), s.mask)));
-      progress(out.length / thresholds.length * count + start + samples.length);
     }
-    thresholds.forEach((t, j) => out.push({ augment, bgThresh: t, mIoU: meters[j].mean() }));
+    samples.forEach((s, i) => avgs.forEach((a, ci) => a && thresholds.forEach((t, j) => meters[ci][j].add(argmaxChannels(a[i].decide(t), c, h * w), s.mask))));
+    progress(start + samples.length);
   }
-  return out;
+  return candidates.flatMap((cand, ci) => thresholds.map((t, j) => ({ augment: cand.augment, isolate: cand.isolate, bgThresh: t, mIoU: meters[ci][j].mean() })));
 }
 
 /** The rule with the best mIoU; of equals the first in the grid (backgroundGrid: the paper's rule, thresholds from 0.95 down). */
@@ -196,6 +232,8 @@ export interface BgCalibration {
   refine: Refine;
   /** The test-time views the threshold was chosen with (config.json "groupvit.augment"; absent: none). */
   augment: Augment;
+  /** Whether object groups are named alone (config.json "groupvit.isolate"; absent: not). */
+  isolate: boolean;
 }
 
 /** The model folder's calibration (config.json "groupvit.bg_thresh" and the class count it was tuned with), if any. */
@@ -219,7 +257,9 @@ export function modelCalibration(configPath: string): BgCalibration | undefined 
   if (!(REFINES as readonly unknown[]).includes(refine)) throw new UserError(`The model configuration ${configPath} has a groupvit.refine that is not one of ${REFINES.join(', ')}.`);
   const augment = g!.augment === undefined ? 'none' : g!.augment;
   if (!(AUGMENTS as readonly unknown[]).includes(augment)) throw new UserError(`The model configuration ${configPath} has a groupvit.augment that is not one of ${AUGMENTS.join(', ')}.`);
-  return { bgThresh: t, bgBorder: border, classes, byClassCount, refine: refine as Refine, augment: augment as Augment };
+  const isolate = g!.isolate === undefined ? false : g!.isolate;
+  if (typeof isolate !== 'boolean') throw new UserError(`The model configuration ${configPath} has a groupvit.isolate that is neither true nor false.`);
+  return { bgThresh: t, bgBorder: border, classes, byClassCount, refine: refine as Refine, augment: augment as Augment, isolate };
 }
 
 /** The threshold a calibrated model uses for a list of `count` class names (undefined: none calibrated for it). */
@@ -244,6 +284,11 @@ export function calibratedAugment(configPath: string): Augment {
   return modelCalibration(configPath)?.augment ?? 'none';
 }
 
+/** Whether a model's rule was calibrated with object groups named alone (false without a calibration or before isolation). */
+export function calibratedIsolate(configPath: string): boolean {
+  return modelCalibration(configPath)?.isolate ?? false;
+}
+
 /** A --bg-border value: 'none' (the paper's threshold alone) or a share above 0 and at most 1; undefined stays. */
 export function parseBorderShare(v: string | undefined, flag = '--bg-border'): number | null | undefined {
   if (v === undefined) return undefined;
@@ -260,20 +305,20 @@ export function describeRule(r: BackgroundRule): string {
 
 /** Records the calibration in the model folder's config.json (rewritten atomically; the model's fields untouched). */
 export function writeCalibration(dir: string, r: CalibrationReport): void {
-  recordCalibration(dir, r, r.refine, r.augment, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
+  recordCalibration(dir, r, r.refine, r.augment, r.isolate, Object.fromEntries(r.byClassCount.map((b) => [String(b.classes), b.bgThresh])), {
     data: 'generated shapes world, eval split', classes: SHAPES.length, seed: r.seed, scenes: r.count, mIoU: r.mIoU,
   });
 }
 
 /** Records a threshold chosen on a labelled split of a VOC-layout folder, for lists of its class count. */
 export function writeVocCalibration(dir: string, r: VocCalibration, data: string): void {
-  recordCalibration(dir, r, r.refine, 'none', {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
+  recordCalibration(dir, r, r.refine, 'none', r.isolate, {}, { data: `VOC-layout folder ${data}, split ${r.split}`, classes: r.classes.length, images: r.images, mIoU: r.mIoU });
 }
 
-function recordCalibration(dir: string, rule: BackgroundRule, refine: Refine, augment: Augment, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
+function recordCalibration(dir: string, rule: BackgroundRule, refine: Refine, augment: Augment, isolate: boolean, byClassCount: Record<string, number>, tuning: Record<string, unknown>): void {
   const path = join(dir, 'config.json');
   const raw = readRawConfig(path);
   const g = raw.groupvit && typeof raw.groupvit === 'object' ? (raw.groupvit as Record<string, unknown>) : {};
-  raw.groupvit = { ...g, bg_thresh: rule.bgThresh, bg_border: rule.bgBorder, refine, augment, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
+  raw.groupvit = { ...g, bg_thresh: rule.bgThresh, bg_border: rule.bgBorder, refine, augment, isolate, bg_thresh_by_classes: byClassCount, bg_thresh_tuning: tuning };
   writeJsonAtomic(path, raw);
 }

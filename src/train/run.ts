@@ -50,6 +50,8 @@ export interface TrainHooks {
   onEval?(step: number, report: EvalReport): void;
   onCheckpoint?(step: number, dir: string): void;
   onCalibrate?(phase: 'start' | 'done', report?: CalibrationReport): void;
+  /** Tuning scenes the closing calibration has done of its total (each scene once alone, then once under every view). */
+  onCalibrateProgress?(done: number, total: number): void;
   /** Unreadable records met while training (they were skipped and replaced): a counted warning. */
   onSkipped?(summary: string): void;
   /** Polled after every step: true stops the run cleanly (a snapshot is saved first). */
@@ -65,7 +67,7 @@ export interface TrainSummary {
   evals: { step: number; mIoU: number }[];
   seconds: number;
   /** The background threshold chosen for the weights, when the run calibrated one. */
-  calibration?: { bgThresh: number; bgBorder: number | null; refine: Refine; augment: Augment; mIoU: number; scenes: number };
+  calibration?: { bgThresh: number; bgBorder: number | null; refine: Refine; augment: Augment; isolate: boolean; mIoU: number; scenes: number };
 }
 
 function tokenizerFor(config: GroupViTConfig, dir: string | undefined): { tok: Tokenizer; files: string[] } {
@@ -259,9 +261,9 @@ export async function train(o: TrainOptions, hooks: TrainHooks = {}): Promise<Tr
     const count = o.calibrateCount ?? 200;
     if (o.data === 'synthetic' && count > 0 && !stoppedEarly) {
       hooks.onCalibrate?.('start');
-      const r = await calibrateShapes(model, tok, { seed: 1, count, imageSize: size });
+      const r = await calibrateShapes(model, tok, { seed: 1, count, imageSize: size, onProgress: (n, total) => hooks.onCalibrateProgress?.(n, total) });
       writeCalibration(o.out, r);
-      calibration = { bgThresh: r.bgThresh, bgBorder: r.bgBorder, refine: r.refine, augment: r.augment, mIoU: r.mIoU, scenes: count };
+      calibration = { bgThresh: r.bgThresh, bgBorder: r.bgBorder, refine: r.refine, augment: r.augment, isolate: r.isolate, mIoU: r.mIoU, scenes: count };
       hooks.onCalibrate?.('done', r);
     }
     writeJsonAtomic(join(o.out, 'train-summary.json'), { step, steps: recipe.steps, preset: o.preset, seed: o.seed, last, evals, ...(calibration ? { calibration } : {}) });

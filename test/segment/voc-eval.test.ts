@@ -84,7 +84,7 @@ test('calibrate on a VOC folder: each rule scores as eval does on the tuning spl
   const cli = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', dir, '--classes', SHAPES.join(','), '--json'], { encoding: 'utf8' });
   assert.equal(cli.status, 0, cli.stderr);
   const out = JSON.parse(cli.stdout) as { bgThresh: number; bgBorder: number | null; refine: string; written: boolean; images: number; tried: unknown[] };
-  assert.equal(out.tried.length, 75, 'every threshold under every border rule');
+  assert.equal(out.tried.length, 80, 'every threshold (16) under every border rule (5)');
   assert.ok(out.written && out.images === 2);
   const g = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).groupvit;
   assert.equal(g.bg_thresh, out.bgThresh);
@@ -92,6 +92,7 @@ test('calibrate on a VOC folder: each rule scores as eval does on the tuning spl
   assert.equal(out.refine, 'pamr', "scored with the model's own refinement");
   assert.equal(g.refine, 'pamr', 'and recorded with the rule');
   assert.equal(g.augment, 'none', 'a rule chosen for the image alone: the views the shapes calibration chose are replaced');
+  assert.equal(g.isolate, false, "scored with the model's own isolation (none for the shipped model) and recorded with it");
   assert.equal(g.bg_thresh_tuning.classes, SHAPES.length);
   assert.match(g.bg_thresh_tuning.data, /VOC-layout folder .*split train/);
   const bad = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', join(tmpdir(), 'no-such-voc')], { encoding: 'utf8' });

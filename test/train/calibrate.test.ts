@@ -12,7 +12,7 @@ import { GroupViTModel } from '../../src/model/groupvit.js';
 import { loadWeights } from '../../src/model/load.js';
 import { loadTokenizer } from '../../src/data/tokenizer/index.js';
 import { evaluateShapes } from '../../src/train/eval-shapes.js';
-import { backgroundGrid, bestThreshold, calibrateShapes, calibratedAugment, calibratedRule, modelCalibration, writeCalibration } from '../../src/train/calibrate.js';
+import { backgroundGrid, bestThreshold, calibrateShapes, calibratedAugment, calibratedIsolate, calibratedRule, modelCalibration, writeCalibration } from '../../src/train/calibrate.js';
 import { Segmenter } from '../../src/segment/pipeline.js';
 import { ShapesDataset } from '../../src/data/shapes/dataset.js';
 import { calibrateCommand } from '../../src/cli/calibrate.js';
@@ -30,8 +30,8 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
     const tok = loadTokenizer(SHIPPED, config);
     const thresholds = [0.95, 0.5, 0.2, 0.05, 0];
     const grid = backgroundGrid(thresholds, [null, 1, 0.3]);
-    const r = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid, augments: ['none'] });
-    assert.deepEqual([r.augment, r.augmentTried], ['none', []], 'no views tried when none but the image is asked for');
+    const r = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid, augments: ['none'], isolates: [false] });
+    assert.deepEqual([r.augment, r.isolate, r.augmentTried], ['none', false, []], 'no views tried when none but the image is asked for, without isolation');
     // every rule with the group maps as they are, then refined (none first, so that it wins ties)
     const refines = ['none', 'pamr'] as const;
     assert.deepEqual(r.tried.map((t) => [t.refine, t.bgBorder, t.bgThresh]), refines.flatMap((refine) => grid.map((g) => [refine, g.bgBorder, g.bgThresh])));
@@ -41,7 +41,7 @@ test('calibration: every rule scores as eval does, the best is chosen (the paper
       assert.ok(Math.abs(e.mIoU - t.mIoU) < 1e-12, `${JSON.stringify(t)}: ${t.mIoU} vs eval ${e.mIoU} (${j})`);
     }
     assert.ok(r.tried.some((t, j) => j >= grid.length && t.mIoU !== r.tried[j - grid.length].mIoU), 'the refinement changes the segmentation');
-    const plainOnly = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid, refines: ['none'], augments: ['none'] });
+    const plainOnly = await calibrateShapes(model, tok, { seed: 3, count: 10, imageSize: 64, batch: 4, grid, refines: ['none'], augments: ['none'], isolates: [false] });
     assert.deepEqual(plainOnly.tried, r.tried.slice(0, grid.length), 'refinements are tried only when asked for');
     // with threshold 0 nothing is background: a different segmentation, not a copy of 0.95; the border rule differs too
     assert.notEqual(r.tried[4].mIoU, r.tried[0].mIoU);
@@ -134,8 +134,8 @@ test('calibration with test-time views: each threshold scores as eval with the v
     const tok = loadTokenizer(SHIPPED, config);
     const thresholds = [0.5, 0.1, 0];
     const o = { seed: 3, count: 6, imageSize: 64, batch: 3 };
-    const r = await calibrateShapes(model, tok, { ...o, grid: backgroundGrid(thresholds, [0.25]), refines: ['pamr'], augments: ['none', 'dihedral+shift'] });
-    assert.deepEqual(r.augmentTried.map((t) => [t.augment, t.bgThresh]), thresholds.map((t) => ['dihedral+shift', t]), 'every threshold under the rule chosen for the image alone');
+    const r = await calibrateShapes(model, tok, { ...o, grid: backgroundGrid(thresholds, [0.25]), refines: ['pamr'], augments: ['none', 'dihedral+shift'], isolates: [false] });
+    assert.deepEqual(r.augmentTried.map((t) => [t.augment, t.isolate, t.bgThresh]), thresholds.map((t) => ['dihedral+shift', false, t]), 'every threshold under the rule chosen for the image alone');
     for (const t of r.augmentTried) {
       const e = await evaluateShapes(model, tok, { ...o, bgThresh: t.bgThresh, bgBorder: 0.25, refine: 'pamr', augment: 'dihedral+shift' });
       assert.ok(Math.abs(e.mIoU - t.mIoU) < 1e-12, `${t.bgThresh}: ${t.mIoU} vs eval ${e.mIoU}`);
@@ -144,7 +144,7 @@ test('calibration with test-time views: each threshold scores as eval with the v
     assert.ok(r.augmentTried.some((t, j) => t.mIoU !== r.tried[j].mIoU), 'the views change the segmentation');
     const views = bestThreshold(r.augmentTried);
     const expect = views.mIoU > alone.mIoU ? views : { ...alone, augment: 'none' };
-    assert.deepEqual([r.augment, r.bgThresh, r.bgBorder, r.refine, r.mIoU], [expect.augment, expect.bgThresh, 0.25, 'pamr', expect.mIoU]);
+    assert.deepEqual([r.augment, r.isolate, r.bgThresh, r.bgBorder, r.refine, r.mIoU], [expect.augment, false, expect.bgThresh, 0.25, 'pamr', expect.mIoU]);
     const dir = mkdtempSync(join(tmpdir(), 'gv-cal-views-'));
     cpSync(SHIPPED, dir, { recursive: true });
     writeCalibration(dir, { ...r, augment: 'dihedral+shift' });
@@ -160,6 +160,59 @@ test('calibration with test-time views: each threshold scores as eval with the v
   }
 });
 
+test('calibration with object groups named alone: each (views, isolation) pair scores as eval does; the best is recorded and becomes eval\'s and segment\'s default', async () => {
+  const config = readConfig(join(SHIPPED, 'config.json'));
+  const model = new GroupViTModel(config);
+  try {
+    await loadWeights(model, SHIPPED);
+    const tok = loadTokenizer(SHIPPED, config);
+    const thresholds = [0.3, 0];
+    const o = { seed: 4, count: 5, imageSize: 64, batch: 3 };
+    const r = await calibrateShapes(model, tok, { ...o, grid: backgroundGrid(thresholds, [0.25]), refines: ['none'], augments: ['none', 'flip'], isolates: [false, true] });
+    // the image alone without isolation is the first pass's; every other pair once, at every threshold
+    const pairs = [['none', true], ['flip', false], ['flip', true]] as const;
+    assert.deepEqual(r.augmentTried.map((t) => [t.augment, t.isolate, t.bgThresh]), pairs.flatMap(([a, i]) => thresholds.map((t) => [a, i, t])));
+    for (const t of r.augmentTried) {
+      const e = await evaluateShapes(model, tok, { ...o, bgThresh: t.bgThresh, bgBorder: 0.25, augment: t.augment, isolate: t.isolate });
+      assert.ok(Math.abs(e.mIoU - t.mIoU) < 1e-12, `${t.augment} ${t.isolate} ${t.bgThresh}: ${t.mIoU} vs eval ${e.mIoU}`);
+    }
+    const isolated = r.augmentTried.filter((t) => t.isolate);
+    const plain = r.augmentTried.filter((t) => t.augment === 'flip' && !t.isolate);
+    assert.ok(isolated.some((t) => t.augment === 'flip' && plain.every((p) => p.mIoU !== t.mIoU)), 'naming the groups alone changes the segmentation');
+    const expect = bestThreshold([{ augment: 'none', isolate: false, bgThresh: bestThreshold(r.tried).bgThresh, mIoU: bestThreshold(r.tried).mIoU }, ...r.augmentTried]);
+    assert.deepEqual([r.augment, r.isolate, r.bgThresh, r.mIoU], [expect.augment, expect.isolate, expect.bgThresh, expect.mIoU]);
+
+    const dir = mkdtempSync(join(tmpdir(), 'gv-cal-iso-'));
+    cpSync(SHIPPED, dir, { recursive: true });
+    writeCalibration(dir, { ...r, augment: 'none', isolate: true, bgThresh: 0, bgBorder: 0.25 });
+    assert.equal(calibratedIsolate(join(dir, 'config.json')), true);
+    const seg = await Segmenter.load({ weights: dir });
+    try {
+      assert.equal(seg.isolateDefault, true, 'segment names object groups alone as calibrated');
+    } finally {
+      seg.release();
+    }
+    // eval's default is the calibration's; --no-isolate turns it off
+    const evalJson = (extra: string[]) => {
+      const run = spawnSync(process.execPath, ['bin/groupvit.js', 'eval', '--weights', dir, '--count', '5', '--seed', '4', '--json', ...extra], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      return JSON.parse(run.stdout).mIoU as number;
+    };
+    const own = await evaluateShapes(model, tok, { ...o, bgThresh: 0, bgBorder: 0.25, refine: 'none', isolate: true });
+    const off = await evaluateShapes(model, tok, { ...o, bgThresh: 0, bgBorder: 0.25, refine: 'none', isolate: false });
+    assert.ok(Math.abs(evalJson([]) - own.mIoU) < 1e-9, 'eval without the flag names the groups alone');
+    assert.ok(Math.abs(evalJson(['--no-isolate']) - off.mIoU) < 1e-9, '--no-isolate does not');
+    const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: { ...raw.groupvit, isolate: 'yes' } }));
+    assert.throws(() => modelCalibration(join(dir, 'config.json')), (e: unknown) => e instanceof UserError && /groupvit\.isolate/.test(e.message));
+    const { isolate: _i, ...before } = raw.groupvit;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, groupvit: before }));
+    assert.equal(calibratedIsolate(join(dir, 'config.json')), false, 'a calibration from before isolation names groups by their own scores');
+  } finally {
+    model.release();
+  }
+});
+
 test('groupvit calibrate: --dry-run leaves config.json as it was; bad arguments are one sentence', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gv-cal2-'));
   cpSync(SHIPPED, dir, { recursive: true });
@@ -169,7 +222,7 @@ test('groupvit calibrate: --dry-run leaves config.json as it was; bad arguments 
   const out = r.stdout;
   const report = JSON.parse(out);
   assert.equal(report.written, false);
-  assert.equal(report.tried.length, 150, '15 thresholds under each of 5 rules, group maps refined or not');
+  assert.equal(report.tried.length, 160, '16 thresholds under each of 5 rules, group maps refined or not');
   assert.ok(report.bgBorder === null || typeof report.bgBorder === 'number');
   assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), before);
   await assert.rejects(calibrateCommand({}), (e: unknown) => e instanceof UserError && /--weights/.test(e.message));

@@ -85,8 +85,13 @@ test('a run that reaches its last step records a background rule with its weight
   const { calibratedRule, BG_THRESH_GRID, BG_BORDER_GRID } = await import('../../src/train/calibrate.js');
   const out = mkdtempSync(join(tmpdir(), 'gv-calib-'));
   const phases: string[] = [];
-  const s = await train(opts(out, { steps: 2, calibrateCount: 4 }), { onCalibrate: (p) => phases.push(p) });
+  const progress: [number, number][] = [];
+  const s = await train(opts(out, { steps: 2, calibrateCount: 4 }), { onCalibrate: (p) => phases.push(p), onCalibrateProgress: (n, total) => progress.push([n, total]) });
   assert.deepEqual(phases, ['start', 'done']);
+  // the 4 scenes alone, then once more under every view and isolation tried
+  assert.deepEqual(progress, [[4, 8], [8, 8]]);
+  assert.equal(typeof s.calibration!.isolate, 'boolean');
+  assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).groupvit.isolate, s.calibration!.isolate, 'the isolation chosen is recorded');
   assert.ok(s.calibration && BG_THRESH_GRID.includes(s.calibration.bgThresh), JSON.stringify(s.calibration));
   assert.equal(s.calibration.scenes, 4);
   assert.ok(BG_BORDER_GRID.includes(s.calibration.bgBorder), JSON.stringify(s.calibration));
@@ -297,8 +302,8 @@ test('matched noun loss: a short run logs it, and its loss falls; it refuses the
   // preset's presence term
   for (const x of lines) assert.ok(Math.abs(x.loss - x.contrastive - x.multi_label - x.balance - x.matched - (x.presence ?? 0)) < 1e-4 * x.loss, JSON.stringify(x));
   const other = mkdtempSync(join(tmpdir(), 'gv-match-paper-'));
-  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupNounMatching: 1 } })), /groupNounMatching needs multiLabelTargets "unique"/);
-  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', contrastiveTargets: 'shared', groupPresence: 0, groupNounGrounding: 0 } })), /contrastiveTargets "shared" needs multiLabelTargets "unique"/);
+  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'paper', groupNounMatching: 1, groupSeparation: 0 } })), /groupNounMatching needs multiLabelTargets "unique"/);
+  await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', contrastiveTargets: 'shared', groupPresence: 0, groupNounGrounding: 0, groupSeparation: 0 } })), /contrastiveTargets "shared" needs multiLabelTargets "unique"/);
   await assert.rejects(train(opts(other, { steps: 1, batchSize: 4, recipe: { config: microConfig(), multiLabelTargets: 'shared', groupPresence: 0, groupNounGrounding: 0, groupSeparation: 1 } })), /groupSeparation needs multiLabelTargets "unique"/);
 });
 
@@ -446,7 +451,7 @@ test('groupSmoothness: the smoothness term is logged within [0, weight], falls, 
   // once the other losses break the symmetry, and then pulls neighbours together
   assert.ok(Math.abs(sm[0] - 4 * (1 - 1 / 3)) < 1e-3, `smoothness at step 1: ${sm[0]}`);
   assert.ok(sm[19] < sm[0] - 0.005, `smoothness ${sm[0]} -> ${sm[19]}`);
-  for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness + (r.presence ?? 0))) < 1e-4, 'total = losses + both terms');
+  for (const r of rows) assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness + (r.separation ?? 0) + (r.presence ?? 0))) < 1e-4, 'total = losses + both terms (+ the preset\'s presence and separation terms)');
 });
 
 test('groupContrast with a delayed start: off, then ramped; logged within [0, weight]; adds into the total', async () => {
@@ -457,7 +462,7 @@ test('groupContrast with a delayed start: off, then ramped; logged within [0, we
   assert.deepEqual(rows.map((r) => r.contrast === undefined), [true, true, true, true, false, false, false, false]);
   for (const r of rows.slice(4)) {
     assert.ok(r.contrast >= -1e-5 && r.contrast <= 2 + 1e-5 && r.smoothness >= -1e-5 && r.smoothness <= 4 + 1e-5, JSON.stringify(r));
-    assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness + r.contrast + (r.presence ?? 0))) < 1e-4, 'total = losses + the three terms');
+    assert.ok(Math.abs(r.loss - (r.contrastive + r.multi_label + r.balance + r.smoothness + r.contrast + (r.separation ?? 0) + (r.presence ?? 0))) < 1e-4, 'total = losses + the three terms (+ the preset\'s presence and separation terms)');
   }
 });
 
