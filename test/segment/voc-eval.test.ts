@@ -92,7 +92,7 @@ test('calibrate on a VOC folder: each rule scores as eval does on the tuning spl
   assert.equal(out.refine, 'pamr', "scored with the model's own refinement");
   assert.equal(g.refine, 'pamr', 'and recorded with the rule');
   assert.equal(g.augment, 'none', 'a rule chosen for the image alone: the views the shapes calibration chose are replaced');
-  assert.equal(g.isolate, false, "scored with the model's own isolation (none for the shipped model) and recorded with it");
+  assert.equal(g.isolate, true, "scored with the model's own isolation (the shipped model names its object groups alone) and recorded with it");
   assert.equal(g.bg_thresh_tuning.classes, SHAPES.length);
   assert.match(g.bg_thresh_tuning.data, /VOC-layout folder .*split train/);
   const bad = spawnSync(process.execPath, ['bin/groupvit.js', 'calibrate', '--weights', model, '--data', join(tmpdir(), 'no-such-voc')], { encoding: 'utf8' });
