@@ -68,6 +68,13 @@ export interface Settings {
   isolate: boolean;
 }
 
+/** The items in groups of equal key (a size: what one batched pass can take together), in the order first seen. */
+function groupedBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const t of items) groups.set(key(t), [...(groups.get(key(t)) ?? []), t]);
+  return [...groups.values()];
+}
+
 /** The paper's background rule: its VOC threshold, no border rule. */
 export const PAPER_BACKGROUND: BackgroundRule = { bgThresh: DEFAULT_BG_THRESH, bgBorder: null };
 
@@ -153,6 +160,8 @@ interface WindowForward {
   piece: RgbImage;
   /** Its final group maps refined on the window's colour edges, once asked for (they depend on nothing else). */
   refined?: Float32Array;
+  /** Its group–class scores with the object groups named alone, for these class embeddings, border rule and refinement. */
+  alone?: { classEmb: Float32Array; bgBorder: number | null; refine: Refine; affinity: Float64Array };
 }
 
 export interface SegmenterSource {
@@ -350,11 +359,19 @@ export class Segmenter {
     const { rh, rw } = job;
     const perView = { ...settings, bgThresh: 0 };
     const avg = new ViewAverage(C, rh, rw);
-    avg.add(await this.scores(job, perView, new Map(), groups), views[0]);
-    for (const view of views.slice(1)) {
-      const seen = await this.prepare(shiftedViewImage(job.img, view), classes, settings, opts);
+    const jobs = [job];
+    for (const view of views.slice(1)) jobs.push(await this.prepare(shiftedViewImage(job.img, view), classes, settings, opts));
+    const forwards = await this.wholeForwards(jobs);
+    // what every view's scoring asks first, done for all the views together: the refinement, the naming alone
+    const hosts = forwards.flatMap((m) => [...m.values()]);
+    if (settings.refine === 'pamr') await this.refineWindows(hosts);
+    if (settings.isolate && hosts.length) await this.nameAlone(hosts, job.classEmb, job.K, perView);
+    avg.add(await this.scores(job, perView, forwards[0], groups), views[0]);
+    for (const [v, view] of views.entries()) {
+      if (v === 0) continue;
+      const seen = jobs[v];
       const [vh, vw] = viewSize(view, rh, rw);
-      const raw = await this.scores(seen, perView, new Map(), null);
+      const raw = await this.scores(seen, perView, forwards[v], null);
       // a side that rounds differently once turned is stretched onto the turned size of the image's own grid
       avg.add(seen.rh === vh && seen.rw === vw ? raw : resizeScores(raw, C, seen.rh, seen.rw, vh, vw), view);
     }
@@ -391,6 +408,56 @@ export class Segmenter {
     );
   }
 
+  /**
+   * The forward passes of the jobs that are one whole window each, the views of one image, batched by size: one pass
+   * and one read-back for many views instead of one each. A batch holds at most a paper window's pixels (448²), so that
+   * it needs no more memory than the single window checkFits allowed.   -> per job, its window's forward (if whole)
+   */
+  private async wholeForwards(jobs: Awaited<ReturnType<Segmenter['prepare']>>[]): Promise<Map<number, WindowForward>[]> {
+    const forwards = jobs.map(() => new Map<number, WindowForward>());
+    const whole = jobs.map((_, i) => i).filter((i) => jobs[i].windows.length === 1);
+    for (const members of groupedBy(whole, (i) => `${jobs[i].rw}x${jobs[i].rh}`)) {
+      const { rw, rh } = jobs[members[0]];
+      const per = Math.max(1, Math.floor((448 * 448) / (rw * rh)));
+      for (let start = 0; start < members.length; start += per) {
+        const chunk = members.slice(start, start + per);
+        const hosts = await this.forwardWindows(chunk.map((i) => jobs[i].img));
+        chunk.forEach((i, k) => forwards[i].set(0, hosts[k]));
+      }
+    }
+    return forwards;
+  }
+
+  /** Forward passes of same-sized windows in one batch, read back once and split per window.   B × [H, W] -> B forwards */
+  private async forwardWindows(pieces: RgbImage[]): Promise<WindowForward[]> {
+    if (pieces.length === 1) return [await this.forwardWindow(pieces[0])];
+    const { width: w, height: h } = pieces[0];
+    const b = pieces.length;
+    const host = await tidyAsync(async () => {
+      const data = new Float32Array(b * 3 * h * w);
+      pieces.forEach((piece, i) => data.set(normalizeImageNet(piece), i * 3 * h * w));
+      const out = await noGrad(() => this.model.encodeImage(Tensor.fromArray(data, [b, 3, h, w])));
+      return {
+        softs: await Promise.all(out.assignments.map((a) => a.soft.toArray())),
+        shapes: out.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]),
+        grid: out.grid,
+        groupEmbeds: await out.groupEmbedsUnnorm.toArray(),
+        imageEmbed: await out.embedsUnnorm.toArray(),
+      };
+    });
+    const part = (x: Float32Array, i: number) => x.subarray((i * x.length) / b, ((i + 1) * x.length) / b);
+    return pieces.map((piece, i) => ({
+      softs: host.softs.map((s) => part(s, i)),
+      shapes: host.shapes,
+      grid: host.grid,
+      groupEmbeds: part(host.groupEmbeds, i),
+      imageEmbed: part(host.imageEmbed, i),
+      width: w,
+      height: h,
+      piece,
+    }));
+  }
+
   /** One forward pass of the image encoder over a window, read back: the soft group maps and the group embeddings. */
   private async forwardWindow(piece: RgbImage): Promise<WindowForward> {
     const { width: w, height: h } = piece;
@@ -408,22 +475,49 @@ export class Segmenter {
     return { ...host, width: w, height: h, piece };
   }
 
-  /** A window's [K+1, h, w] scores (background first) and each pixel's final group, from its forward pass. */
-  private async scoreWindow(host: WindowForward, classEmb: Float32Array, K: number, s: Settings) {
+  /**
+   * The pixels a window's maps are scored over: its own, or, for the few sizes where NVlabs' resize_attn_map infers the
+   * grid from the token count and the aspect ratio wrongly (the reference fails there), the patch-covered area.
+   */
+  private frame(host: WindowForward): { exact: boolean; sh: number; sw: number; image: () => RgbImage } {
     const { width: w, height: h } = host;
-    const n = host.shapes[0][1];
     const [gh, gw] = host.grid;
-    // NVlabs' resize_attn_map infers the grid from the token count and the aspect ratio; for the few sizes where that
-    // inference is wrong (the reference fails there) the maps are scored over the patch-covered area and stretched.
-    const [fh, fw] = featureGrid(n, h, w);
+    const [fh, fw] = featureGrid(host.shapes[0][1], h, w);
     const exact = fh === gh && fw === gw;
     const p = this.config.vision_config.patch_size;
     const [sh, sw] = exact ? [h, w] : [gh * p, gw * p];
-    if (s.refine === 'pamr' && !host.refined) {
-      const up = upsampledGroupMap({ softs: host.softs, softShapes: host.shapes, height: sh, width: sw });
-      host.refined = await pamrRefineGpu(up.groupMap, up.groups, [exact ? host.piece : resizeBilinear(host.piece, sw, sh)]);
+    return { exact, sh, sw, image: () => (exact ? host.piece : resizeBilinear(host.piece, sw, sh)) };
+  }
+
+  private frameKey(host: WindowForward): string {
+    const { sh, sw } = this.frame(host);
+    return `${sw}x${sh}`;
+  }
+
+  /**
+   * The final group maps of the windows not yet refined, refined on their colour edges (pamr.ts): one GPU pass per
+   * size for all of them (the views of one image), at most a paper window's pixels (448²) a pass.
+   */
+  private async refineWindows(hosts: readonly WindowForward[]): Promise<void> {
+    for (const members of groupedBy(hosts.filter((x) => !x.refined), (h) => this.frameKey(h))) {
+      const { sh, sw } = this.frame(members[0]);
+      const per = Math.max(1, Math.floor((448 * 448) / (sw * sh)));
+      for (let start = 0; start < members.length; start += per) {
+        const chunk = members.slice(start, start + per);
+        const ups = chunk.map((h) => upsampledGroupMap({ softs: h.softs, softShapes: h.shapes, height: sh, width: sw }));
+        const all = new Float32Array(ups.reduce((n, u) => n + u.groupMap.length, 0));
+        ups.forEach((u, i) => all.set(u.groupMap, i * u.groupMap.length));
+        const out = await pamrRefineGpu(all, ups[0].groups, chunk.map((h) => this.frame(h).image()));
+        chunk.forEach((h, i) => (h.refined = out.subarray(i * ups[i].groupMap.length, (i + 1) * ups[i].groupMap.length)));
+      }
     }
-    const input = {
+  }
+
+  /** The zero-shot pipeline's input for a window's forward pass (its maps refined first where the settings ask). */
+  private async windowInput(host: WindowForward, classEmb: Float32Array, K: number, s: Settings) {
+    const { sh, sw } = this.frame(host);
+    if (s.refine === 'pamr' && !host.refined) await this.refineWindows([host]);
+    return {
       softs: host.softs,
       softShapes: host.shapes,
       groupEmbeds: host.groupEmbeds,
@@ -438,14 +532,44 @@ export class Segmenter {
       topk: s.topk,
       groupMap: s.refine === 'pamr' ? host.refined : undefined,
     };
+  }
+
+  /**
+   * The windows' group–class scores with every object group (not a backdrop group of the border rule) named again
+   * from an image of it alone (isolate.ts), the cut-outs of all the windows encoded together, each kept with the
+   * window for scoreWindow.   -> per window [G, K]
+   */
+  private async nameAlone(hosts: readonly WindowForward[], classEmb: Float32Array, K: number, s: Settings): Promise<void> {
+    // one encoding per size: a turned view of a non-square image has the other shape
+    const sizes = groupedBy(hosts, (h) => this.frameKey(h));
+    if (sizes.length > 1) {
+      for (const members of sizes) await this.nameAlone(members, classEmb, K, s);
+      return;
+    }
+    const items = [];
+    for (const host of hosts) {
+      const { sh, sw, image } = this.frame(host);
+      const seg = zeroShotSegment(await this.windowInput(host, classEmb, K, s));
+      const G = host.shapes[host.shapes.length - 1][0];
+      const backdrop = s.bgBorder === null ? new Array<boolean>(G).fill(false) : borderGroups(seg.groupIndex, sh, sw, G, s.bgBorder);
+      items.push({ image: image(), groupIndex: seg.groupIndex, affinity: seg.affinity, backdrop });
+    }
+    const named = await namedAlone(this.model, items, classEmb, K);
+    hosts.forEach((h, i) => (h.alone = { classEmb, bgBorder: s.bgBorder, refine: s.refine, affinity: named[i] }));
+  }
+
+  /** A window's [K+1, h, w] scores (background first) and each pixel's final group, from its forward pass. */
+  private async scoreWindow(host: WindowForward, classEmb: Float32Array, K: number, s: Settings) {
+    const { width: w, height: h } = host;
+    const { exact, sh, sw } = this.frame(host);
+    const input = await this.windowInput(host, classEmb, K, s);
     let seg = zeroShotSegment(input);
     const G = host.shapes[host.shapes.length - 1][0];
     if (s.isolate) {
       // the groups named again from images of each alone, cut from the pixels the maps were scored over
-      const backdrop = s.bgBorder === null ? new Array<boolean>(G).fill(false) : borderGroups(seg.groupIndex, sh, sw, G, s.bgBorder);
-      const image = exact ? host.piece : resizeBilinear(host.piece, sw, sh);
-      const [affinity] = await namedAlone(this.model, [{ image, groupIndex: seg.groupIndex, affinity: seg.affinity, backdrop }], classEmb, K);
-      seg = zeroShotSegment({ ...input, affinity });
+      const a = host.alone;
+      if (!(a && a.classEmb === classEmb && a.bgBorder === s.bgBorder && a.refine === s.refine)) await this.nameAlone([host], classEmb, K, s);
+      seg = zeroShotSegment({ ...input, affinity: host.alone!.affinity });
     }
     if (exact) return { logits: seg.logits, groupIndex: seg.groupIndex, groupsPerWindow: G };
     return { logits: resizeScores(seg.logits, K + 1, sh, sw, h, w), groupIndex: resizeNearest(seg.groupIndex, sh, sw, h, w), groupsPerWindow: G };
