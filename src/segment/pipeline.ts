@@ -430,7 +430,6 @@ export class Segmenter {
 
   /** Forward passes of same-sized windows in one batch, read back once and split per window.   B × [H, W] -> B forwards */
   private async forwardWindows(pieces: RgbImage[]): Promise<WindowForward[]> {
-    if (pieces.length === 1) return [await this.forwardWindow(pieces[0])];
     const { width: w, height: h } = pieces[0];
     const b = pieces.length;
     const host = await tidyAsync(async () => {
@@ -460,19 +459,7 @@ export class Segmenter {
 
   /** One forward pass of the image encoder over a window, read back: the soft group maps and the group embeddings. */
   private async forwardWindow(piece: RgbImage): Promise<WindowForward> {
-    const { width: w, height: h } = piece;
-    const host = await tidyAsync(async () => {
-      const pixels = Tensor.fromArray(normalizeImageNet(piece), [1, 3, h, w]);
-      const out = await noGrad(() => this.model.encodeImage(pixels));
-      return {
-        softs: await Promise.all(out.assignments.map((a) => a.soft.toArray())),
-        shapes: out.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]),
-        grid: out.grid,
-        groupEmbeds: await out.groupEmbedsUnnorm.toArray(),
-        imageEmbed: await out.embedsUnnorm.toArray(),
-      };
-    });
-    return { ...host, width: w, height: h, piece };
+    return (await this.forwardWindows([piece]))[0];
   }
 
   /**
