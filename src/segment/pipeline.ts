@@ -550,14 +550,14 @@ export class Segmenter {
     const { width: w, height: h } = host;
     const { exact, sh, sw } = this.frame(host);
     const input = await this.windowInput(host, classEmb, K, s);
-    let seg = zeroShotSegment(input);
     const G = host.shapes[host.shapes.length - 1][0];
     if (s.isolate) {
-      // the groups named again from images of each alone, cut from the pixels the maps were scored over
+      // the groups named again from images of each alone, cut from the pixels the maps were scored over (done for all
+      // the views of an image together where averageViews asked first)
       const a = host.alone;
       if (!(a && a.classEmb === classEmb && a.bgBorder === s.bgBorder && a.refine === s.refine)) await this.nameAlone([host], classEmb, K, s);
-      seg = zeroShotSegment({ ...input, affinity: host.alone!.affinity });
     }
+    const seg = zeroShotSegment(s.isolate ? { ...input, affinity: host.alone!.affinity } : input);
     if (exact) return { logits: seg.logits, groupIndex: seg.groupIndex, groupsPerWindow: G };
     return { logits: resizeScores(seg.logits, K + 1, sh, sw, h, w), groupIndex: resizeNearest(seg.groupIndex, sh, sw, h, w), groupsPerWindow: G };
   }
