@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initGpu, gpu } from '../gpu/runtime.js';
 import type { AdapterOptions } from '../gpu/adapter.js';
-import { Tensor, tidyAsync } from '../tensor/tensor.js';
+import { tidyAsync } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/tape.js';
 import { readConfig, type GroupViTConfig } from '../model/config.js';
 import { GroupViTModel } from '../model/groupvit.js';
@@ -14,10 +14,10 @@ import { loadWeights } from '../model/load.js';
 import { loadTokenizer, type Tokenizer } from '../data/tokenizer/index.js';
 import { fillTemplate, SIMPLE_IMAGENET_TEMPLATES } from '../data/templates.js';
 import { cropImage, resizeBilinear, type RgbImage } from '../io/image.js';
-import { normalizeImageNet } from '../io/normalize-pixels.js';
 import { UserError } from '../util/errors.js';
 import { borderGroups, meanOverTemplates, featureGrid, upsampledGroupMap, validBorderShare, zeroShotSegment, type BackgroundRule } from './zero-shot.js';
 import { namedAlone } from './isolate.js';
+import { encodeBatch } from '../train/evaluate.js';
 import { bgThreshForCount, modelCalibration, type BgCalibration } from '../train/calibrate.js';
 import { pamrRefineGpu, type Refine } from './pamr.js';
 import { viewSize, type Augment } from './dihedral.js';
@@ -67,6 +67,9 @@ export interface Settings {
   refine: Refine;
   isolate: boolean;
 }
+
+/** The most pixels a batched pass over the views of one image takes: one paper window's (448²). */
+const BATCH_PIXELS = 448 * 448;
 
 /** The items in groups of equal key (a size: what one batched pass can take together), in the order first seen. */
 function groupedBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
@@ -411,14 +414,14 @@ export class Segmenter {
   /**
    * The forward passes of the jobs that are one whole window each, the views of one image, batched by size: one pass
    * and one read-back for many views instead of one each. A batch holds at most a paper window's pixels (448²), so that
-   * it needs no more memory than the single window checkFits allowed.   -> per job, its window's forward (if whole)
+   * it needs no more memory than the single window checkFits allowed (BATCH_PIXELS).   -> per job, its window's forward (if whole)
    */
   private async wholeForwards(jobs: Awaited<ReturnType<Segmenter['prepare']>>[]): Promise<Map<number, WindowForward>[]> {
     const forwards = jobs.map(() => new Map<number, WindowForward>());
     const whole = jobs.map((_, i) => i).filter((i) => jobs[i].windows.length === 1);
     for (const members of groupedBy(whole, (i) => `${jobs[i].rw}x${jobs[i].rh}`)) {
       const { rw, rh } = jobs[members[0]];
-      const per = Math.max(1, Math.floor((448 * 448) / (rw * rh)));
+      const per = Math.max(1, Math.floor(BATCH_PIXELS / (rw * rh)));
       for (let start = 0; start < members.length; start += per) {
         const chunk = members.slice(start, start + per);
         const hosts = await this.forwardWindows(chunk.map((i) => jobs[i].img));
@@ -430,29 +433,16 @@ export class Segmenter {
 
   /** Forward passes of same-sized windows in one batch, read back once and split per window.   B × [H, W] -> B forwards */
   private async forwardWindows(pieces: RgbImage[]): Promise<WindowForward[]> {
-    const { width: w, height: h } = pieces[0];
-    const b = pieces.length;
-    const host = await tidyAsync(async () => {
-      const data = new Float32Array(b * 3 * h * w);
-      pieces.forEach((piece, i) => data.set(normalizeImageNet(piece), i * 3 * h * w));
-      const out = await noGrad(() => this.model.encodeImage(Tensor.fromArray(data, [b, 3, h, w])));
-      return {
-        softs: await Promise.all(out.assignments.map((a) => a.soft.toArray())),
-        shapes: out.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]),
-        grid: out.grid,
-        groupEmbeds: await out.groupEmbedsUnnorm.toArray(),
-        imageEmbed: await out.embedsUnnorm.toArray(),
-      };
-    });
-    const part = (x: Float32Array, i: number) => x.subarray((i * x.length) / b, ((i + 1) * x.length) / b);
+    const e = await encodeBatch(this.model, pieces);
+    const part = (x: Float32Array, i: number) => x.subarray((i * x.length) / e.size, ((i + 1) * x.length) / e.size);
     return pieces.map((piece, i) => ({
-      softs: host.softs.map((s) => part(s, i)),
-      shapes: host.shapes,
-      grid: host.grid,
-      groupEmbeds: part(host.groupEmbeds, i),
-      imageEmbed: part(host.imageEmbed, i),
-      width: w,
-      height: h,
+      softs: e.softs.map((s) => part(s, i)),
+      shapes: e.shapes,
+      grid: e.grid,
+      groupEmbeds: part(e.groups, i),
+      imageEmbed: part(e.embeds, i),
+      width: e.width,
+      height: e.height,
       piece,
     }));
   }
@@ -488,7 +478,7 @@ export class Segmenter {
   private async refineWindows(hosts: readonly WindowForward[]): Promise<void> {
     for (const members of groupedBy(hosts.filter((x) => !x.refined), (h) => this.frameKey(h))) {
       const { sh, sw } = this.frame(members[0]);
-      const per = Math.max(1, Math.floor((448 * 448) / (sw * sh)));
+      const per = Math.max(1, Math.floor(BATCH_PIXELS / (sw * sh)));
       for (let start = 0; start < members.length; start += per) {
         const chunk = members.slice(start, start + per);
         const ups = chunk.map((h) => upsampledGroupMap({ softs: h.softs, softShapes: h.shapes, height: sh, width: sw }));

@@ -48,6 +48,8 @@ export interface EncodedBatch {
   width: number;
   softs: Float32Array[];
   shapes: [number, number][];
+  /** The token grid (rows, columns) the image tower saw. */
+  grid: [number, number];
   groups: Float32Array;
   embeds: Float32Array;
   logitScale: number;
@@ -64,6 +66,7 @@ export async function encodeBatch(model: GroupViTModel, images: RgbImage[]): Pro
       size: b, height: h, width: w,
       softs: await Promise.all(img.assignments.map((a) => a.soft.toArray())),
       shapes: img.assignments.map((a) => [a.soft.shape[1], a.soft.shape[2]] as [number, number]),
+      grid: img.grid,
       groups: await img.groupEmbedsUnnorm.toArray(),
       embeds: await img.embedsUnnorm.toArray(),
       logitScale: model.logitScale,
